@@ -1,0 +1,228 @@
+//! `ChatAdapter`: fields delimited by `[[ ## name ## ]]` markers, DSPy's default format.
+
+use serde_json::{Map, Value};
+
+use super::format::{
+    field_descriptions, format_field_value, join_strip, jsonable, marker_sections, task_description, translate_field_type,
+    type_info,
+};
+use super::{Adapter, JSONAdapter};
+use crate::error::{ParseError, snippet};
+use crate::parse::{apply_output_defaults, parse_text};
+use crate::pyfmt;
+use crate::signature::Signature;
+
+const STRUCTURE_INTRO: &str = "All interactions will be structured in the following way, with the appropriate values filled in.";
+
+/// The default adapter: `[[ ## field ## ]]` sections, ending with `[[ ## completed ## ]]`.
+///
+/// When a completion cannot be parsed it retries once with [`JSONAdapter`], as DSPy does
+/// (turn that off with [`ChatAdapter::without_json_fallback`]).
+///
+/// ```
+/// use dspy_core::{Adapter, ChatAdapter, Signature};
+/// let sig = Signature::parse("question -> answer: int").unwrap();
+/// let out = ChatAdapter::new().parse(&sig, "[[ ## answer ## ]]\n42\n\n[[ ## completed ## ]]").unwrap();
+/// assert_eq!(out["answer"], 42);
+/// ```
+#[derive(Clone, Debug)]
+pub struct ChatAdapter {
+    json_fallback: Option<JSONAdapter>,
+}
+
+impl Default for ChatAdapter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ChatAdapter {
+    /// A chat adapter that falls back to JSON on parse failures.
+    pub fn new() -> Self {
+        ChatAdapter { json_fallback: Some(JSONAdapter::new()) }
+    }
+
+    /// A chat adapter that reports parse failures instead of retrying with JSON.
+    pub fn without_json_fallback() -> Self {
+        ChatAdapter { json_fallback: None }
+    }
+}
+
+/// The user message of the chat family: input sections plus an optional closing request.
+pub(crate) fn chat_user_message(sig: &Signature, inputs: &Map<String, Value>, prefix: &str, requirements: Option<String>) -> String {
+    let mut parts: Vec<String> = Vec::with_capacity(sig.fields().len() + 2);
+    parts.push(prefix.to_string());
+    for f in sig.input_fields() {
+        if let Some(v) = inputs.get(&f.name) {
+            parts.push(format!("[[ ## {} ## ]]\n{}", f.name, format_field_value(f, v)));
+        }
+    }
+    if let Some(r) = requirements {
+        parts.push(r);
+    }
+    let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+    join_strip(&refs)
+}
+
+/// A value without a declared type, as the reference formats an answer given to its DummyLM.
+pub(crate) fn format_untyped(value: &Value) -> String {
+    match value {
+        Value::Array(_) | Value::Object(_) => pyfmt::dumps(value),
+        other => pyfmt::py_str(other),
+    }
+}
+
+/// The output values, or the missing-value text, in signature order.
+pub(crate) fn output_values<'a>(sig: &'a Signature, outputs: &'a Map<String, Value>, missing: Option<&str>) -> Vec<(&'a crate::Field, Value)> {
+    let fallback = missing.map(|m| Value::String(m.to_string())).unwrap_or(Value::Null);
+    sig.output_fields().map(|f| (f, outputs.get(&f.name).cloned().unwrap_or_else(|| fallback.clone()))).collect()
+}
+
+/// Reads `[[ ## name ## ]]` at the start of a (stripped) line: the name and the rest of the line.
+fn match_header(line: &str) -> Option<(&str, &str)> {
+    let rest = line.strip_prefix("[[ ## ")?;
+    let name_len = rest.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(rest.len());
+    if name_len == 0 {
+        return None;
+    }
+    let after = rest[name_len..].strip_prefix(" ## ]]")?;
+    Some((&rest[..name_len], after))
+}
+
+/// Parses `[[ ## name ## ]]` sections; the first section of each output field wins.
+pub(crate) fn parse_sections(adapter: &'static str, sig: &Signature, completion: &str) -> Result<Map<String, Value>, ParseError> {
+    let mut sections: Vec<(Option<&str>, Vec<&str>)> = vec![(None, Vec::new())];
+    for line in pyfmt::splitlines(completion) {
+        match match_header(pyfmt::strip(line)) {
+            Some((name, rest)) => {
+                let rest = pyfmt::strip(rest);
+                sections.push((Some(name), if rest.is_empty() { Vec::new() } else { vec![rest] }));
+            }
+            None => sections.last_mut().expect("there is always a first section").1.push(line),
+        }
+    }
+    let mut found: Map<String, Value> = Map::new();
+    for (name, lines) in &sections {
+        let Some(name) = name else { continue };
+        if found.contains_key(*name) {
+            continue;
+        }
+        let Some(field) = sig.output_fields().find(|f| f.name == *name) else { continue };
+        let text = lines.join("\n");
+        let value = parse_text(pyfmt::strip(&text), field).map_err(|reason| ParseError::InvalidValue {
+            adapter,
+            field: field.name.clone(),
+            expected: field.ty.name(),
+            reason,
+            snippet: snippet(completion),
+        })?;
+        found.insert(field.name.clone(), value);
+    }
+    finish_outputs(adapter, sig, found, completion)
+}
+
+/// Orders parsed outputs as the signature does, fills optional ones, and reports missing ones.
+pub(crate) fn finish_outputs(
+    adapter: &'static str,
+    sig: &Signature,
+    mut found: Map<String, Value>,
+    completion: &str,
+) -> Result<Map<String, Value>, ParseError> {
+    apply_output_defaults(&mut found, sig);
+    let mut out = Map::new();
+    let mut missing = Vec::new();
+    for f in sig.output_fields() {
+        match found.remove(&f.name) {
+            Some(v) => {
+                out.insert(f.name.clone(), v);
+            }
+            None => missing.push(f.name.clone()),
+        }
+    }
+    if !missing.is_empty() {
+        return Err(ParseError::MissingFields { adapter, missing, snippet: snippet(completion) });
+    }
+    Ok(out)
+}
+
+impl Adapter for ChatAdapter {
+    fn name(&self) -> &'static str {
+        "ChatAdapter"
+    }
+
+    fn format_system_message(&self, sig: &Signature) -> String {
+        let structure = {
+            let inputs = marker_sections(sig.input_fields().map(|f| (f.name.as_str(), translate_field_type(f))));
+            let outputs = marker_sections(sig.output_fields().map(|f| (f.name.as_str(), translate_field_type(f))));
+            join_strip(&[STRUCTURE_INTRO, &inputs, &outputs, "[[ ## completed ## ]]\n"])
+        };
+        format!("{}\n{}\n{}", field_descriptions(sig), structure, task_description(sig.instructions()))
+    }
+
+    fn format_user_message_content(&self, sig: &Signature, inputs: &Map<String, Value>, prefix: &str, main_request: bool) -> String {
+        let requirements = main_request.then(|| {
+            let fields: Vec<String> = sig.output_fields().map(|f| format!("`[[ ## {} ## ]]`{}", f.name, type_info(f))).collect();
+            format!(
+                "Respond with the corresponding output fields, starting with the field {}, and then ending with the marker for `[[ ## completed ## ]]`.",
+                fields.join(", then ")
+            )
+        });
+        chat_user_message(sig, inputs, prefix, requirements)
+    }
+
+    fn format_assistant_message_content(&self, sig: &Signature, outputs: &Map<String, Value>, missing: Option<&str>) -> String {
+        let values = output_values(sig, outputs, missing);
+        let body = marker_sections(values.iter().map(|(f, v)| (f.name.as_str(), format_field_value(f, v))));
+        body + "\n\n[[ ## completed ## ]]\n"
+    }
+
+    fn parse(&self, sig: &Signature, completion: &str) -> Result<Map<String, Value>, ParseError> {
+        parse_sections("ChatAdapter", sig, completion)
+    }
+
+    fn format_outputs(&self, outputs: &Map<String, Value>) -> String {
+        marker_sections(outputs.iter().map(|(k, v)| (k.as_str(), format_untyped(&jsonable(v, &crate::FieldType::Any)))))
+    }
+
+    fn fallback(&self) -> Option<&dyn Adapter> {
+        self.json_fallback.as_ref().map(|a| a as &dyn Adapter)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn sig() -> Signature {
+        Signature::parse("question -> answer, n: int").unwrap()
+    }
+
+    #[test]
+    fn first_section_wins_and_prose_is_ignored() {
+        let out = ChatAdapter::new()
+            .parse(&sig(), "Sure.\n[[ ## answer ## ]]\nA\nB\n[[ ## n ## ]] 3\n[[ ## answer ## ]]\nignored")
+            .unwrap();
+        assert_eq!(Value::Object(out), json!({"answer": "A\nB", "n": 3}));
+    }
+
+    #[test]
+    fn missing_and_invalid_fields_are_typed_errors() {
+        let err = ChatAdapter::new().parse(&sig(), "[[ ## answer ## ]]\nA").unwrap_err();
+        assert!(matches!(&err, ParseError::MissingFields { missing, .. } if missing == &vec!["n".to_string()]), "{err}");
+        let err = ChatAdapter::new().parse(&sig(), "[[ ## answer ## ]]\nA\n[[ ## n ## ]]\nmany").unwrap_err();
+        match err {
+            ParseError::InvalidValue { field, expected, .. } => {
+                assert_eq!(field, "n");
+                assert_eq!(expected, "int");
+            }
+            other => panic!("{other}"),
+        }
+    }
+
+    #[test]
+    fn indented_headers_are_read_whole() {
+        let out = ChatAdapter::new().parse(&sig(), "  [[ ## answer ## ]] Paris\n [[ ## n ## ]] 1").unwrap();
+        assert_eq!(out["answer"], "Paris");
+    }
+}

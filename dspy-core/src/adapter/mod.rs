@@ -1,0 +1,153 @@
+//! Adapters: how a signature, demos and inputs become chat messages, and how a completion
+//! becomes output values. Each reproduces the reference DSPy 3.4.1 adapter of the same name
+//! byte for byte.
+
+mod chat;
+pub mod format;
+mod json;
+mod xml;
+
+use std::fmt;
+
+use serde_json::{Map, Value};
+
+pub use chat::ChatAdapter;
+pub use json::JSONAdapter;
+pub use xml::XMLAdapter;
+
+use crate::error::ParseError;
+use crate::example::Example;
+use crate::lm::{Capabilities, LmRequest, Message, Role};
+use crate::signature::Signature;
+use crate::types::expand_media;
+
+const INCOMPLETE_DEMO_PREFIX: &str = "This is an example of the task, though some input or output fields are not supplied.";
+const MISSING_IN_INCOMPLETE_DEMO: &str = "Not supplied for this particular example. ";
+const MISSING_IN_COMPLETE_DEMO: &str = "Not supplied for this conversation history message. ";
+
+/// Turns a signature, demos and inputs into messages, and a completion into output values.
+///
+/// The provided `format` assembles the reference's message structure (system message, one
+/// user/assistant pair per demo, the final user message) from the per-message methods, so a
+/// custom adapter only writes those.
+pub trait Adapter: Send + Sync + fmt::Debug {
+    /// The adapter's name, used in errors and traces.
+    fn name(&self) -> &'static str;
+
+    /// The system message: field descriptions, structure and task.
+    fn format_system_message(&self, sig: &Signature) -> String;
+
+    /// A user message with the given inputs; `main_request` adds the closing output request.
+    fn format_user_message_content(&self, sig: &Signature, inputs: &Map<String, Value>, prefix: &str, main_request: bool) -> String;
+
+    /// An assistant message with the given outputs; absent outputs show `missing` (or `None`).
+    fn format_assistant_message_content(&self, sig: &Signature, outputs: &Map<String, Value>, missing: Option<&str>) -> String;
+
+    /// Parses a completion into the signature's output values (typed per field).
+    fn parse(&self, sig: &Signature, completion: &str) -> Result<Map<String, Value>, ParseError>;
+
+    /// Renders output values the way this adapter asks the LM to write them (used by `DummyLM`
+    /// to answer in the active format).
+    fn format_outputs(&self, outputs: &Map<String, Value>) -> String;
+
+    /// Adjusts the request before it is sent (e.g. asks for structured output).
+    fn prepare_request(&self, _sig: &Signature, _request: &mut LmRequest, _capabilities: &Capabilities) {}
+
+    /// The adapter to retry with when parsing fails (ChatAdapter → JSONAdapter).
+    fn fallback(&self) -> Option<&dyn Adapter> {
+        None
+    }
+
+    /// The demos as user/assistant message pairs: incomplete demos first, then complete ones.
+    fn format_demos(&self, sig: &Signature, demos: &[Example]) -> Vec<Message> {
+        let mut incomplete = Vec::new();
+        let mut complete = Vec::new();
+        for demo in demos {
+            let data = demo.data();
+            let is_complete = sig.fields().iter().all(|f| data.get(&f.name).is_some_and(|v| !v.is_null()));
+            let has_input = sig.input_fields().any(|f| data.contains_key(&f.name));
+            let has_output = sig.output_fields().any(|f| data.contains_key(&f.name));
+            if is_complete {
+                complete.push(data);
+            } else if has_input && has_output {
+                incomplete.push(data);
+            }
+        }
+        let mut messages = Vec::with_capacity(2 * (incomplete.len() + complete.len()));
+        for data in incomplete {
+            messages.push(user_message(self.format_user_message_content(sig, data, INCOMPLETE_DEMO_PREFIX, false)));
+            messages.push(Message::assistant(self.format_assistant_message_content(sig, data, Some(MISSING_IN_INCOMPLETE_DEMO))));
+        }
+        for data in complete {
+            messages.push(user_message(self.format_user_message_content(sig, data, "", false)));
+            messages.push(Message::assistant(self.format_assistant_message_content(sig, data, Some(MISSING_IN_COMPLETE_DEMO))));
+        }
+        messages
+    }
+
+    /// The full message list for one call.
+    fn format(&self, sig: &Signature, demos: &[Example], inputs: &Map<String, Value>) -> Vec<Message> {
+        let mut messages = Vec::with_capacity(2 + 2 * demos.len());
+        messages.push(Message::system(self.format_system_message(sig)));
+        messages.extend(self.format_demos(sig, demos));
+        let content = self.format_user_message_content(sig, inputs, "", true);
+        if !content.is_empty() {
+            messages.push(user_message(content));
+        }
+        messages
+    }
+}
+
+/// A user message, split into content parts when it carries images or audio.
+pub(crate) fn user_message(content: String) -> Message {
+    Message { role: Role::User, content: expand_media(content) }
+}
+
+/// Formats, calls the LM, and parses every completion; on a parse failure retries once with the
+/// adapter's fallback (ChatAdapter → JSONAdapter). Returns the outputs and the tokens used.
+pub async fn run(
+    adapter: &dyn Adapter,
+    lm: &dyn crate::lm::LanguageModel,
+    sig: &Signature,
+    demos: &[Example],
+    inputs: &Map<String, Value>,
+    config: crate::lm::LmConfig,
+) -> crate::Result<(Vec<Map<String, Value>>, crate::lm::Usage)> {
+    let (first, usage) = run_once(adapter, lm, sig, demos, inputs, config.clone()).await?;
+    match (first, adapter.fallback()) {
+        (Ok(outputs), _) => Ok((outputs, usage)),
+        (Err(error), Some(fallback)) => {
+            tracing::debug!(adapter = adapter.name(), fallback = fallback.name(), %error, "parse failed, retrying with fallback adapter");
+            let (second, more) = run_once(fallback, lm, sig, demos, inputs, config).await?;
+            Ok((second?, usage + more))
+        }
+        (Err(error), None) => Err(error.into()),
+    }
+}
+
+type Attempt = (Result<Vec<Map<String, Value>>, ParseError>, crate::lm::Usage);
+
+async fn run_once(
+    adapter: &dyn Adapter,
+    lm: &dyn crate::lm::LanguageModel,
+    sig: &Signature,
+    demos: &[Example],
+    inputs: &Map<String, Value>,
+    config: crate::lm::LmConfig,
+) -> crate::Result<Attempt> {
+    let mut request = LmRequest { messages: adapter.format(sig, demos, inputs), config, ..LmRequest::default() };
+    adapter.prepare_request(sig, &mut request, &lm.capabilities());
+    let response = lm.complete(request).await?;
+    let parsed = response
+        .outputs
+        .iter()
+        .map(|o| {
+            if o.text.trim().is_empty() {
+                Err(ParseError::Empty { adapter: adapter.name() })
+            } else {
+                adapter.parse(sig, &o.text)
+            }
+        })
+        .collect();
+    Ok((parsed, response.usage))
+}

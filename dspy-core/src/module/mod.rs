@@ -1,0 +1,57 @@
+//! Modules: composable programs of LM calls. [`Predict`] is the one that calls the LM; every
+//! other module is built from predictors, and optimizers tune those through [`Predictor`].
+
+mod predict;
+
+use serde_json::Value;
+
+pub use predict::{Predict, Untyped};
+
+use crate::error::Result;
+use crate::example::Example;
+use crate::lm::LanguageModel;
+use crate::prediction::Prediction;
+use crate::signature::Signature;
+use crate::trace::PredictorId;
+
+/// A program: example inputs in, a prediction out. Optimizers and `Evaluate` run programs
+/// through this dynamic entry point; typed programs add their own typed `call`.
+#[async_trait::async_trait]
+pub trait Module: Send + Sync {
+    /// Runs the program on the example's input fields.
+    async fn forward(&self, inputs: &Example) -> Result<Prediction>;
+
+    /// Every predictor in the program with its dotted name (`generate_answer.predict`).
+    fn named_predictors(&self) -> Vec<(String, &dyn Predictor)>;
+
+    /// The same predictors, mutable, for optimizers.
+    fn named_predictors_mut(&mut self) -> Vec<(String, &mut dyn Predictor)>;
+}
+
+/// The tunable state of one LM call: its signature (instructions, field descriptions), its demos
+/// and its LM. This is what optimizers change and what saved programs store.
+pub trait Predictor: Send + Sync {
+    /// This predictor's identity (traces refer to it).
+    fn id(&self) -> PredictorId;
+    /// The signature.
+    fn signature(&self) -> &Signature;
+    /// Replaces the signature (e.g. new instructions).
+    fn set_signature(&mut self, signature: Signature);
+    /// The demos.
+    fn demos(&self) -> &[Example];
+    /// Replaces the demos.
+    fn set_demos(&mut self, demos: Vec<Example>);
+    /// The LM set on this predictor, if any.
+    fn lm(&self) -> Option<std::sync::Arc<dyn LanguageModel>>;
+    /// Sets (or clears) the predictor's own LM.
+    fn set_lm(&mut self, lm: Option<std::sync::Arc<dyn LanguageModel>>);
+    /// Clears demos and the predictor's own LM, as DSPy's `reset`.
+    fn reset(&mut self) {
+        self.set_demos(Vec::new());
+        self.set_lm(None);
+    }
+    /// The state DSPy saves for a predictor.
+    fn dump_state(&self) -> Value;
+    /// Restores saved state.
+    fn load_state(&mut self, state: &Value) -> Result<()>;
+}

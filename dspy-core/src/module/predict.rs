@@ -1,0 +1,266 @@
+//! `Predict`: one LM call for a signature, with demos and settings.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+
+use super::{Module, Predictor};
+use crate::adapter::{self, Adapter};
+use crate::error::{Error, Result};
+use crate::example::Example;
+use crate::lm::{LanguageModel, LmConfig};
+use crate::prediction::{Predicted, Prediction};
+use crate::settings;
+use crate::error::SignatureError;
+use crate::signature::{Signature, SignatureState, TypedSignature};
+use crate::trace::{self, PredictorId};
+
+/// The signature marker of a predictor built from a run-time signature (no Rust types).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Untyped;
+
+/// Calls the LM for one signature: formats with the adapter, sends, parses into outputs.
+///
+/// A `Predict<S>` over a typed signature takes `S::Input` and returns `S::Output`
+/// ([`Predict::call`]); every predictor also has the dynamic [`Predict::forward`].
+///
+/// ```
+/// use std::sync::Arc;
+/// use dspy_core::{DummyLM, Predict};
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let lm = Arc::new(DummyLM::new(vec![serde_json::json!({"answer": "true"})]));
+/// let check = Predict::parse("claim -> answer: bool").unwrap().with_lm(lm);
+/// let out = check.forward(&dspy_core::Example::new().with("claim", "Water is wet.")).await.unwrap();
+/// assert_eq!(out.get("answer"), Some(&serde_json::json!(true)));
+/// # });
+/// ```
+pub struct Predict<S = Untyped> {
+    id: PredictorId,
+    signature: Signature,
+    demos: Vec<Example>,
+    config: LmConfig,
+    lm: Option<Arc<dyn LanguageModel>>,
+    adapter: Option<Arc<dyn Adapter>>,
+    _typed: PhantomData<fn() -> S>,
+}
+
+impl<S> Clone for Predict<S> {
+    /// A copy with its own identity (so traces tell the two apart).
+    fn clone(&self) -> Self {
+        Predict {
+            id: PredictorId::fresh(),
+            signature: self.signature.clone(),
+            demos: self.demos.clone(),
+            config: self.config.clone(),
+            lm: self.lm.clone(),
+            adapter: self.adapter.clone(),
+            _typed: PhantomData,
+        }
+    }
+}
+
+impl<S> fmt::Debug for Predict<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Predict")
+            .field("signature", &self.signature.to_short_string())
+            .field("demos", &self.demos.len())
+            .field("lm", &self.lm.as_ref().map(|lm| lm.model().to_string()))
+            .finish()
+    }
+}
+
+impl Predict<Untyped> {
+    /// A predictor for a run-time signature.
+    pub fn from_signature(signature: Signature) -> Self {
+        Self::with_signature(signature)
+    }
+
+    /// A predictor for a string signature (`"question -> answer"`).
+    pub fn parse(signature: &str) -> std::result::Result<Self, SignatureError> {
+        Signature::parse(signature).map(Self::with_signature)
+    }
+}
+
+impl<S: TypedSignature> Predict<S> {
+    /// A predictor for the typed signature `S`.
+    pub fn new() -> Self {
+        Self::with_signature(S::signature())
+    }
+
+    /// Calls the LM with typed inputs and returns typed outputs.
+    pub async fn call(&self, input: impl Into<S::Input>) -> Result<Predicted<S::Output>> {
+        let inputs = match serde_json::to_value(input.into()) {
+            Ok(Value::Object(map)) => map,
+            Ok(other) => return Err(Error::Input(format!("inputs must serialise to an object, got {other}"))),
+            Err(e) => return Err(Error::Input(e.to_string())),
+        };
+        Predicted::new(self.forward_map(&inputs).await?)
+    }
+
+    /// [`Predict::call`] for scripts and sync code: runs on a private runtime.
+    pub fn call_blocking(&self, input: impl Into<S::Input>) -> Result<Predicted<S::Output>> {
+        crate::block_on(self.call(input))
+    }
+}
+
+impl<S: TypedSignature> Default for Predict<S> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<S> Predict<S> {
+    fn with_signature(signature: Signature) -> Self {
+        Predict {
+            id: PredictorId::fresh(),
+            signature,
+            demos: Vec::new(),
+            config: LmConfig::default(),
+            lm: None,
+            adapter: None,
+            _typed: PhantomData,
+        }
+    }
+
+    /// Uses this LM instead of the configured one.
+    pub fn with_lm(mut self, lm: Arc<dyn LanguageModel>) -> Self {
+        self.lm = Some(lm);
+        self
+    }
+
+    /// Uses this adapter instead of the configured one.
+    pub fn with_adapter(mut self, adapter: Arc<dyn Adapter>) -> Self {
+        self.adapter = Some(adapter);
+        self
+    }
+
+    /// Sets the demos (few-shot examples).
+    pub fn with_demos(mut self, demos: impl IntoIterator<Item = impl Into<Example>>) -> Self {
+        self.demos = demos.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets LM settings for this predictor (temperature, `n`, max tokens...).
+    pub fn with_config(mut self, config: LmConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The LM settings of this predictor.
+    pub fn config(&self) -> &LmConfig {
+        &self.config
+    }
+
+    /// Mutable LM settings.
+    pub fn config_mut(&mut self) -> &mut LmConfig {
+        &mut self.config
+    }
+
+    /// Mutable signature (e.g. to change instructions).
+    pub fn signature_mut(&mut self) -> &mut Signature {
+        &mut self.signature
+    }
+
+    /// Calls the LM with a map of input values.
+    pub async fn forward_map(&self, inputs: &Map<String, Value>) -> Result<Prediction> {
+        let current = settings::current();
+        let lm = self.lm.clone().or_else(|| current.lm()).ok_or(Error::NoLm)?;
+        let adapter = self.adapter.clone().unwrap_or_else(|| current.adapter());
+        warn_on_input_mismatch(&self.signature, inputs);
+        let mut config = lm.defaults().merged(&self.config);
+        if config.n.unwrap_or(1) > 1 && config.temperature.is_none_or(|t| t <= 0.15) {
+            // As DSPy: several samples at (near) zero temperature would all be the same.
+            config.temperature = Some(0.7);
+        }
+        let (completions, usage) = adapter::run(&*adapter, &*lm, &self.signature, &self.demos, inputs, config).await?;
+        let prediction = Prediction::from_completions(completions).with_usage(usage);
+        trace::record(current.inner(), self.id, inputs, &prediction);
+        Ok(prediction)
+    }
+
+    /// Calls the LM with an example's fields as inputs.
+    pub async fn forward(&self, inputs: &Example) -> Result<Prediction> {
+        self.forward_map(inputs.data()).await
+    }
+}
+
+fn warn_on_input_mismatch(sig: &Signature, inputs: &Map<String, Value>) {
+    let unknown: Vec<&String> = inputs.keys().filter(|k| sig.input_fields().all(|f| &f.name != *k)).collect();
+    if !unknown.is_empty() {
+        tracing::warn!(?unknown, signature = %sig.to_short_string(), "inputs not in the signature are ignored");
+    }
+    let missing: Vec<&str> =
+        sig.input_fields().filter(|f| !inputs.contains_key(&f.name) && !f.ty.allows_none()).map(|f| f.name.as_str()).collect();
+    if !missing.is_empty() {
+        tracing::warn!(?missing, signature = %sig.to_short_string(), "not all input fields were provided");
+    }
+}
+
+#[async_trait::async_trait]
+impl<S> Module for Predict<S> {
+    async fn forward(&self, inputs: &Example) -> Result<Prediction> {
+        Predict::forward(self, inputs).await
+    }
+
+    fn named_predictors(&self) -> Vec<(String, &dyn Predictor)> {
+        vec![("self".to_string(), self as &dyn Predictor)]
+    }
+
+    fn named_predictors_mut(&mut self) -> Vec<(String, &mut dyn Predictor)> {
+        vec![("self".to_string(), self as &mut dyn Predictor)]
+    }
+}
+
+impl<S> Predictor for Predict<S> {
+    fn id(&self) -> PredictorId {
+        self.id
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn set_signature(&mut self, signature: Signature) {
+        self.signature = signature;
+    }
+
+    fn demos(&self) -> &[Example] {
+        &self.demos
+    }
+
+    fn set_demos(&mut self, demos: Vec<Example>) {
+        self.demos = demos;
+    }
+
+    fn lm(&self) -> Option<Arc<dyn LanguageModel>> {
+        self.lm.clone()
+    }
+
+    fn set_lm(&mut self, lm: Option<Arc<dyn LanguageModel>>) {
+        self.lm = lm;
+    }
+
+    fn dump_state(&self) -> Value {
+        json!({
+            "traces": [],
+            "train": [],
+            "demos": self.demos,
+            "signature": self.signature.dump_state(),
+            "lm": self.lm.as_ref().map(|lm| json!({"model": lm.model()})),
+        })
+    }
+
+    fn load_state(&mut self, state: &Value) -> Result<()> {
+        let signature: SignatureState = serde_json::from_value(state.get("signature").cloned().unwrap_or(Value::Null))
+            .map_err(|e| Error::State(format!("invalid `signature` in predictor state: {e}")))?;
+        let demos: Vec<Example> = match state.get("demos") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(d) => serde_json::from_value(d.clone()).map_err(|e| Error::State(format!("invalid `demos`: {e}")))?,
+        };
+        self.signature.load_state(&signature)?;
+        self.demos = demos;
+        Ok(())
+    }
+}

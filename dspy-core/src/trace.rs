@@ -1,0 +1,68 @@
+//! Traces: which predictor saw which inputs and produced which outputs during one run.
+//! Optimizers such as BootstrapFewShot turn the traces of successful runs into demos.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use crate::prediction::Prediction;
+use crate::settings::{self, Settings, TraceSink};
+
+/// Identifies one predictor instance within a process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PredictorId(pub u64);
+
+impl PredictorId {
+    /// A new, unique id.
+    pub fn fresh() -> Self {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        PredictorId(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+/// One traced predictor call.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TraceEntry {
+    /// The predictor that ran.
+    pub predictor: PredictorId,
+    /// Its inputs.
+    pub inputs: Map<String, Value>,
+    /// Its outputs.
+    pub outputs: Prediction,
+}
+
+/// Runs `fut` with tracing on and returns its output with every predictor call it made, in order.
+///
+/// ```
+/// use std::sync::Arc;
+/// use dspy_core::{DummyLM, Predict, Settings, settings, trace};
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let lm = Arc::new(DummyLM::new(vec![serde_json::json!({"answer": "4"})]));
+/// let qa = Predict::parse("question -> answer").unwrap().with_lm(lm);
+/// let (out, entries) = trace::collect(async {
+///     qa.forward(&serde_json::json!({"question": "2+2?"}).as_object().unwrap().clone().into()).await
+/// }).await;
+/// assert_eq!(out.unwrap().get_str("answer"), Some("4"));
+/// assert_eq!(entries.len(), 1);
+/// # });
+/// ```
+pub async fn collect<F: Future>(fut: F) -> (F::Output, Vec<TraceEntry>) {
+    let sink = TraceSink::default();
+    let buffer = Arc::clone(&sink.0);
+    let out = settings::context(Settings::new().with_trace(sink), fut).await;
+    let entries = std::mem::take(&mut *buffer.lock().unwrap_or_else(|p| p.into_inner()));
+    (out, entries)
+}
+
+/// Records a call when tracing is on.
+pub(crate) fn record(settings: &Settings, predictor: PredictorId, inputs: &Map<String, Value>, outputs: &Prediction) {
+    if let Some(sink) = settings.trace_sink() {
+        sink.0.lock().unwrap_or_else(|p| p.into_inner()).push(TraceEntry {
+            predictor,
+            inputs: inputs.clone(),
+            outputs: outputs.clone(),
+        });
+    }
+}

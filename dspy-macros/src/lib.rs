@@ -1,0 +1,1 @@
+//! Procedural macros of dspy for Rust (placeholder while the crate is being written).

@@ -1,0 +1,2 @@
+//! dspy for Rust (facade).
+pub use dspy_core::*;

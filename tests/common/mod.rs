@@ -1,0 +1,80 @@
+//! Helpers shared by the tests that run the reference's vectors.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use dspy::FieldType;
+use serde_json::Value;
+
+/// Every `*.json` in `$env_var`, or in `../shared/<default_dir>` beside the repository.
+pub fn vector_files(env_var: &str, default_dir: &str) -> Vec<PathBuf> {
+    let dir = vector_dir(env_var, default_dir);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot read vector directory {} ({env_var}): {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// The vector directory: `$env_var` when set, else `../shared/<default_dir>`.
+pub fn vector_dir(env_var: &str, default_dir: &str) -> PathBuf {
+    match std::env::var_os(env_var) {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("shared").join(default_dir),
+    }
+}
+
+/// A reference type name resolved against the reference's JSON schema of the field: user
+/// models and enums get their schema (nested ones from `$defs`).
+pub fn field_type(name: &str, schema: &Value) -> Result<FieldType, String> {
+    let resolve = |n: &str| -> Option<FieldType> {
+        let short = n.rsplit('.').next().unwrap_or(n);
+        if short == name || n == name {
+            return Some(FieldType::named(short, schema.clone()));
+        }
+        let def = schema.get("$defs")?.get(short)?.clone();
+        let mut def = def;
+        if let (Some(defs), Value::Object(map)) = (schema.get("$defs"), &mut def) {
+            map.insert("$defs".into(), defs.clone());
+        }
+        Some(FieldType::named(short, def))
+    };
+    FieldType::parse(name, &resolve).map_err(|e| e.to_string())
+}
+
+/// JSON equality where `9.0 == 9`.
+pub fn json_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_eq(a, b)),
+        (Value::Object(x), Value::Object(y)) => x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w))),
+        _ => a == b,
+    }
+}
+
+/// Validates a value with an independent JSON-schema validator.
+pub fn validate(schema: &Value, value: &Value) -> Result<(), String> {
+    let validator = jsonschema::validator_for(schema).map_err(|e| format!("bad schema: {e}"))?;
+    let errors: Vec<String> = validator.iter_errors(value).map(|e| e.to_string()).collect();
+    if errors.is_empty() { Ok(()) } else { Err(errors.join("; ")) }
+}
+
+/// Where two message lists first differ, for a readable failure line.
+pub fn first_difference(expected: &Value, got: &Value) -> String {
+    let (e, g) = (expected.as_array(), got.as_array());
+    let (Some(e), Some(g)) = (e, g) else { return format!("expected {expected}, got {got}") };
+    if e.len() != g.len() {
+        return format!("expected {} messages, got {}", e.len(), g.len());
+    }
+    for (i, (em, gm)) in e.iter().zip(g).enumerate() {
+        if em != gm {
+            let (es, gs) = (em.to_string(), gm.to_string());
+            let at = es.chars().zip(gs.chars()).take_while(|(a, b)| a == b).count();
+            let ctx = |s: &str| s.chars().skip(at.saturating_sub(40)).take(100).collect::<String>();
+            return format!("message {i} differs at char {at}: expected …{}… got …{}…", ctx(&es), ctx(&gs));
+        }
+    }
+    "messages differ".into()
+}
