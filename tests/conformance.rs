@@ -1,49 +1,18 @@
 //! Adapter conformance against the reference DSPy 3.4.1: every vector in
-//! `../shared/conformance` (or `$DSPY_CONFORMANCE_DIR`) is formatted or parsed with the named
-//! adapter and compared with what the reference produced. See that directory's README.
+//! `../shared/conformance` (or `$DSPY_CONFORMANCE_DIR`), and every vector of our own in
+//! `tests/data/conformance-extra`, is formatted or parsed with the named adapter and compared
+//! with what the reference produced. See the shared directory's README for the format.
 
 mod common;
 
-use dspy::{Adapter, ChatAdapter, Example, Field, FieldKind, FieldType, JSONAdapter, Signature, XMLAdapter};
+use dspy::{Example, FieldType};
 use serde_json::{Map, Value};
 
 use common::{json_eq, vector_files};
 
-fn adapter(name: &str) -> Box<dyn Adapter> {
-    match name {
-        "chat" => Box::new(ChatAdapter::new()),
-        "json" => Box::new(JSONAdapter::new()),
-        "xml" => Box::new(XMLAdapter::new()),
-        other => panic!("unknown adapter {other:?}"),
-    }
-}
-
-/// The dynamic signature of a vector: types from the reference's type names, schemas as given.
-fn signature(spec: &Value) -> Result<Signature, String> {
-    let mut fields = Vec::new();
-    for f in spec["fields"].as_array().ok_or("signature.fields is not a list")? {
-        let name = f["name"].as_str().ok_or("field without a name")?;
-        let kind = match f["kind"].as_str() {
-            Some("input") => FieldKind::Input,
-            Some("output") => FieldKind::Output,
-            other => return Err(format!("field {name}: bad kind {other:?}")),
-        };
-        let schema = f["json_schema"].clone();
-        let type_name = f["type"].as_str().ok_or("field without a type")?;
-        let ty = common::field_type(type_name, &schema).map_err(|e| format!("field {name}: {e}"))?;
-        let mut field = Field::new(name, kind, ty).schema(schema);
-        if let Some(desc) = f.get("desc").and_then(Value::as_str) {
-            field = field.desc(desc);
-        }
-        fields.push(field);
-    }
-    let instructions = spec["instructions"].as_str().map(String::from);
-    Signature::from_fields("ConformanceSignature", instructions, fields).map_err(|e| e.to_string())
-}
-
 fn check(case: &Value) -> Result<(), String> {
-    let sig = signature(&case["signature"])?;
-    let adapter = adapter(case["adapter"].as_str().unwrap_or("chat"));
+    let sig = common::signature(&case["signature"])?;
+    let adapter = common::adapter(case["adapter"].as_str().unwrap_or("chat"));
     match case["kind"].as_str() {
         Some("format") => {
             let demos: Vec<Example> = case["demos"]
@@ -88,11 +57,11 @@ fn check(case: &Value) -> Result<(), String> {
     }
 }
 
-#[test]
-fn conformance_vectors() {
-    let files = vector_files("DSPY_CONFORMANCE_DIR", "conformance");
+/// Runs every vector file, printing one line per failure and a closing `N passed, M failed`;
+/// fails when any vector fails.
+fn run_vectors(files: &[std::path::PathBuf]) {
     let (mut passed, mut failed) = (0, 0);
-    for path in &files {
+    for path in files {
         let case: Value = match std::fs::read_to_string(path).map_err(|e| e.to_string()).and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string())) {
             Ok(c) => c,
             Err(e) => {
@@ -112,6 +81,20 @@ fn conformance_vectors() {
     println!("{passed} passed, {failed} failed");
     assert!(passed + failed > 0, "no conformance vectors found");
     assert_eq!(failed, 0, "{failed} conformance vector(s) failed");
+}
+
+/// The shared vectors (`../shared/conformance`, or `$DSPY_CONFORMANCE_DIR`).
+#[test]
+fn conformance_vectors() {
+    run_vectors(&vector_files("DSPY_CONFORMANCE_DIR", "conformance"));
+}
+
+/// Our own vectors from the same reference (`tests/data/conformance-extra`, written by
+/// `tests/conformance-gen/generate.py`): more signatures, types and parse cases.
+#[test]
+fn extra_conformance_vectors() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/conformance-extra");
+    run_vectors(&common::json_files(&dir));
 }
 
 #[test]

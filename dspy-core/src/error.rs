@@ -43,9 +43,47 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// An image or audio input could not be used.
+    #[error(transparent)]
+    Media(#[from] crate::types::MediaError),
     /// Any other failure in a user-supplied piece (tool, metric, module).
     #[error("{0}")]
     Other(String),
+    /// A saved program's predictors do not match this program's (names or fields).
+    #[error(transparent)]
+    StateMismatch(#[from] crate::module::StateMismatch),
+    /// A `dspy::Assert` failed and backtracking did not fix it.
+    #[error(transparent)]
+    Assertion(#[from] crate::module::AssertionError),
+    /// A retriever or embedder failed.
+    #[error(transparent)]
+    Retrieve(#[from] crate::retrieve::RetrieveError),
+    /// `Parallel` or `Evaluate` stopped because more items failed than `max_errors` allows.
+    #[error("stopped after {errors} failed item(s) (max_errors = {max_errors}); last error: {last}")]
+    TooManyErrors {
+        /// How many items failed.
+        errors: usize,
+        /// The error budget.
+        max_errors: usize,
+        /// The last failure.
+        last: Box<Error>,
+    },
+    /// Generated code could not be run at all (no interpreter, or no sandbox on this platform).
+    #[error(transparent)]
+    Sandbox(#[from] crate::module::SandboxError),
+    /// A module ran out of attempts (ProgramOfThought's `max_iters`), with DSPy's message.
+    #[error("Max hops reached. Failed to run {module}: {last_error}")]
+    MaxIters {
+        /// The module.
+        module: &'static str,
+        /// The attempts it had.
+        max_iters: usize,
+        /// The last failure.
+        last_error: String,
+    },
+    /// A tool failed when called directly (agents show tool failures to the LM instead).
+    #[error(transparent)]
+    Tool(#[from] crate::module::ToolError),
 }
 
 /// Shorthand for results of the dspy runtime.

@@ -8,26 +8,33 @@
 
 pub mod adapter;
 pub mod error;
+pub mod evaluate;
 pub mod example;
 pub mod lm;
 pub mod module;
 pub mod parse;
 pub mod prediction;
 pub mod pyfmt;
+pub mod retrieve;
 pub mod settings;
 pub mod signature;
+pub mod telemetry;
 pub mod trace;
-mod types;
+pub mod types;
+pub mod usage;
 
 pub use adapter::{Adapter, ChatAdapter, JSONAdapter, XMLAdapter};
 pub use error::{Error, ParseError, Result, SignatureError};
 pub use example::Example;
 pub use lm::{
-    Capabilities, Content, ContentPart, DummyLM, LanguageModel, LmConfig, LmError, LmOutput, LmRequest, LmResponse,
-    Message, ResponseFormat, Role, StructuredOutput, Usage,
+    CacheConfig, Capabilities, Content, ContentPart, DummyLM, LM, LanguageModel, LmConfig, LmError, LmOutput, LmRequest,
+    LmResponse, LmStream, Message, ResponseFormat, Role, StreamEvent, StructuredOutput, ToolCall, ToolSpec, Usage,
+    configure_cache, inspect_history,
 };
-pub use module::{Module, Predict, Predictor, Untyped};
+pub use module::{ChainOfThought, Module, Predict, Predictor, Reasoned, Untyped};
+pub use module::{MultiChainComparison, ProgramOfThought, PythonSandbox, ReAct, Tool, ToolError, majority};
 pub use prediction::{Predicted, Prediction};
+pub use types::{Audio, Image, MediaError};
 pub use settings::{Settings, configure};
 pub use signature::{Field, FieldKind, FieldType, NamedType, Signature, TypedSignature, named_type};
 
@@ -51,4 +58,5 @@ pub mod __private {
     pub use schemars;
     pub use serde;
     pub use serde_json;
+    pub use async_trait::async_trait;
 }

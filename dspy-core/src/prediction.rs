@@ -21,23 +21,23 @@ use crate::lm::Usage;
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Prediction {
-    outputs: Map<String, Value>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// One map per completion; the first is the main output.
     completions: Vec<Map<String, Value>>,
     #[serde(default)]
     usage: Usage,
 }
 
+static EMPTY: std::sync::LazyLock<Map<String, Value>> = std::sync::LazyLock::new(Map::new);
+
 impl Prediction {
     /// A prediction of one set of outputs.
     pub fn new(outputs: Map<String, Value>) -> Self {
-        Prediction { completions: vec![outputs.clone()], outputs, usage: Usage::default() }
+        Prediction { completions: vec![outputs], usage: Usage::default() }
     }
 
     /// A prediction from every completion; the first one is the main output.
     pub fn from_completions(completions: Vec<Map<String, Value>>) -> Self {
-        let outputs = completions.first().cloned().unwrap_or_default();
-        Prediction { outputs, completions, usage: Usage::default() }
+        Prediction { completions, usage: Usage::default() }
     }
 
     /// Attaches token usage.
@@ -46,9 +46,9 @@ impl Prediction {
         self
     }
 
-    /// The main outputs.
+    /// The main outputs (the first completion's).
     pub fn outputs(&self) -> &Map<String, Value> {
-        &self.outputs
+        self.completions.first().unwrap_or(&EMPTY)
     }
 
     /// Every completion's outputs.
@@ -63,26 +63,25 @@ impl Prediction {
 
     /// One output.
     pub fn get(&self, key: &str) -> Option<&Value> {
-        self.outputs.get(key)
+        self.outputs().get(key)
     }
 
     /// One text output.
     pub fn get_str(&self, key: &str) -> Option<&str> {
-        self.outputs.get(key).and_then(Value::as_str)
+        self.get(key).and_then(Value::as_str)
     }
 
-    /// Sets an output (in the main outputs and the first completion).
+    /// Sets an output of the main completion.
     pub fn insert(&mut self, key: impl Into<String>, value: Value) {
-        let key = key.into();
-        if let Some(first) = self.completions.first_mut() {
-            first.insert(key.clone(), value.clone());
+        if self.completions.is_empty() {
+            self.completions.push(Map::new());
         }
-        self.outputs.insert(key, value);
+        self.completions[0].insert(key.into(), value);
     }
 
     /// The main outputs as a typed struct.
     pub fn to_typed<T: DeserializeOwned>(&self) -> Result<T, Error> {
-        typed_from_map(&self.outputs)
+        typed_from_map(self.outputs())
     }
 }
 

@@ -172,8 +172,13 @@ pub fn float_repr(f: f64) -> String {
     if f == 0.0 {
         return if f.is_sign_negative() { "-0.0".into() } else { "0.0".into() };
     }
-    // Rust's `{:e}` gives the shortest round-trip digits: "1.2345e-5", "9e-1".
-    let sci = format!("{:e}", f);
+    // Rust's `{:e}` gives the shortest round-trip digits: "1.2345e-5", "9e-1". When two
+    // candidates of that length round-trip, Python takes the one nearest the exact value (ties
+    // to even), which is the correctly rounded `{:.N$e}` of the same length.
+    let shortest = format!("{:e}", f);
+    let n_digits = shortest.split('e').next().unwrap_or("").chars().filter(|c| c.is_ascii_digit()).count();
+    let rounded = format!("{:.*e}", n_digits.saturating_sub(1), f);
+    let sci = if rounded.parse::<f64>() == Ok(f) { rounded } else { shortest };
     let (mantissa, exp) = sci.split_once('e').expect("`{:e}` always has an exponent");
     let exp: i32 = exp.parse().expect("exponent is an integer");
     let negative = mantissa.starts_with('-');
@@ -324,11 +329,9 @@ pub fn splitlines(s: &str) -> Vec<&str> {
         if is_line_break(c) {
             lines.push(&s[start..i]);
             let mut end = i + c.len_utf8();
-            if c == '\r' {
-                if let Some(&(j, '\n')) = chars.peek() {
-                    chars.next();
-                    end = j + 1;
-                }
+            if c == '\r' && let Some(&(j, '\n')) = chars.peek() {
+                chars.next();
+                end = j + 1;
             }
             start = end;
         }
@@ -378,23 +381,25 @@ pub fn dedent(text: &str) -> String {
 /// assert_eq!(dspy_core::pyfmt::cleandoc(doc), "Answer questions.\n\nBe brief.");
 /// ```
 pub fn cleandoc(doc: &str) -> String {
-    let expanded = doc.replace('\t', "        ");
+    let expanded = expandtabs(doc, 8);
     let lines: Vec<&str> = expanded.split('\n').collect();
     let margin = lines
         .iter()
         .skip(1)
         .filter_map(|l| {
-            let content = l.trim_start_matches(' ');
-            (!content.is_empty()).then(|| l.len() - content.len())
+            let content = l.trim_start_matches(is_py_space);
+            (!content.is_empty()).then(|| l.chars().count() - content.chars().count())
         })
-        .min()
-        .unwrap_or(0);
+        .min();
     let mut out: Vec<String> = Vec::with_capacity(lines.len());
     if let Some(first) = lines.first() {
-        out.push(first.trim_start_matches(' ').to_string());
+        out.push(first.trim_start_matches(is_py_space).to_string());
     }
     for line in lines.iter().skip(1) {
-        out.push(line.get(margin..).unwrap_or("").to_string());
+        out.push(match margin {
+            Some(m) => line.chars().skip(m).collect(),
+            None => line.to_string(),
+        });
     }
     while out.last().is_some_and(|l| l.is_empty()) {
         out.pop();
@@ -402,9 +407,32 @@ pub fn cleandoc(doc: &str) -> String {
     while out.first().is_some_and(|l| l.is_empty()) {
         out.remove(0);
     }
-    // inspect.cleandoc strips trailing whitespace of lines only through lstrip of the first line
-    // and the margin removal; trailing spaces inside lines are kept.
     out.join("\n")
+}
+
+/// Python's `str.expandtabs(tabsize)`: tabs to the next multiple of `tabsize` columns, the
+/// column restarting after `\n` and `\r`.
+pub fn expandtabs(s: &str, tabsize: usize) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut column = 0;
+    for c in s.chars() {
+        match c {
+            '\t' => {
+                let n = tabsize - column % tabsize;
+                out.extend(std::iter::repeat_n(' ', n));
+                column += n;
+            }
+            '\n' | '\r' => {
+                out.push(c);
+                column = 0;
+            }
+            c => {
+                out.push(c);
+                column += 1;
+            }
+        }
+    }
+    out
 }
 
 /// Python's `str.title()`: capitalise each run of letters.
@@ -442,6 +470,9 @@ mod tests {
             (2.5e-7, "2.5e-07"),
             (0.1 + 0.2, "0.30000000000000004"),
             (12345678.9, "12345678.9"),
+            (1_000_000_000_000_000.3, "1000000000000000.2"),
+            (5e-324, "5e-324"),
+            (1.7976931348623157e308, "1.7976931348623157e+308"),
         ];
         for (f, want) in cases {
             assert_eq!(float_repr(f), want, "{f}");
@@ -468,6 +499,12 @@ mod tests {
         assert_eq!(str_repr("it's"), "\"it's\"");
         assert_eq!(str_repr("a \"gem\""), "'a \"gem\"'");
         assert_eq!(str_repr("both ' \""), "'both \\' \"'");
+    }
+
+    #[test]
+    fn cleandoc_like_python() {
+        assert_eq!(cleandoc("  First.\n\tTab\tbed\n      deeper  \n\n"), "First.\n  Tab     bed\ndeeper  ");
+        assert_eq!(cleandoc("\u{3000}x\n\u{a0} y"), "x\ny");
     }
 
     #[test]

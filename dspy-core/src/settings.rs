@@ -13,6 +13,8 @@ use std::sync::{Arc, LazyLock, Mutex, RwLock};
 use crate::adapter::{Adapter, ChatAdapter};
 use crate::lm::LanguageModel;
 use crate::trace::TraceEntry;
+use crate::retrieve::Retriever;
+use crate::usage::UsageSink;
 
 /// Settings a module call reads: which LM and adapter to use, and whether to trace.
 ///
@@ -29,6 +31,8 @@ pub struct Settings {
     lm: Option<Arc<dyn LanguageModel>>,
     adapter: Option<Arc<dyn Adapter>>,
     trace: Option<TraceSink>,
+    usage: Option<UsageSink>,
+    rm: Option<Arc<dyn Retriever>>,
 }
 
 /// Where traced predictor calls are collected.
@@ -41,6 +45,7 @@ impl fmt::Debug for Settings {
             .field("lm", &self.lm.as_ref().map(|lm| lm.model().to_string()))
             .field("adapter", &self.adapter.as_ref().map(|a| a.name()))
             .field("tracing", &self.trace.is_some())
+            .field("rm", &self.rm.is_some())
             .finish()
     }
 }
@@ -74,6 +79,29 @@ impl Settings {
         self
     }
 
+    /// Sets the default retriever (DSPy's `rm`), used by `Retrieve` modules without their own.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use dspy_core::Settings;
+    /// use dspy_core::retrieve::{Embeddings, FnEmbedder};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let embedder = FnEmbedder::new(|texts: &[String]| Ok(texts.iter().map(|t| vec![t.len() as f32, 1.0]).collect()));
+    /// let rm = Embeddings::new(vec!["a".into(), "bb".into()], Arc::new(embedder), 1).await.unwrap();
+    /// dspy_core::configure(Settings::new().rm(Arc::new(rm)));
+    /// assert!(dspy_core::settings::current().rm().is_some());
+    /// # });
+    /// ```
+    pub fn rm(mut self, rm: Arc<dyn Retriever>) -> Self {
+        self.rm = Some(rm);
+        self
+    }
+
+    /// The configured retriever, if any.
+    pub fn get_rm(&self) -> Option<&Arc<dyn Retriever>> {
+        self.rm.as_ref()
+    }
+
     pub(crate) fn with_trace(mut self, sink: TraceSink) -> Self {
         self.trace = Some(sink);
         self
@@ -93,12 +121,23 @@ impl Settings {
         self.trace.as_ref()
     }
 
+    pub(crate) fn with_usage_sink(mut self, sink: UsageSink) -> Self {
+        self.usage = Some(sink);
+        self
+    }
+
+    pub(crate) fn usage_sink(&self) -> Option<&UsageSink> {
+        self.usage.as_ref()
+    }
+
     /// These settings with every field `over` sets replacing ours.
     pub fn merged(&self, over: &Settings) -> Settings {
         Settings {
             lm: over.lm.clone().or_else(|| self.lm.clone()),
             adapter: over.adapter.clone().or_else(|| self.adapter.clone()),
             trace: over.trace.clone().or_else(|| self.trace.clone()),
+            usage: over.usage.clone().or_else(|| self.usage.clone()),
+            rm: over.rm.clone().or_else(|| self.rm.clone()),
         }
     }
 }
@@ -115,6 +154,11 @@ impl CurrentSettings {
     /// The adapter in effect (`ChatAdapter` unless configured).
     pub fn adapter(&self) -> Arc<dyn Adapter> {
         self.0.adapter_or_default()
+    }
+
+    /// The retriever in effect (`Settings::rm`), if any.
+    pub fn rm(&self) -> Option<Arc<dyn Retriever>> {
+        self.0.rm.clone()
     }
 
     pub(crate) fn inner(&self) -> &Settings {

@@ -1,1 +1,168 @@
-//! Optimizers (placeholder).
+//! Optimizers ("teleprompters"): given a program, examples and a metric, search for better
+//! instructions, demos and weights. Each optimizer lives in its own module; all of them
+//! evaluate through the shared [`engine`] (bounded concurrency, input order, error counting,
+//! LM/metric-call [`Budget`]s, seeded randomness) and return a [`CompileReport`].
+//!
+//! | optimizer | what it tunes |
+//! | --- | --- |
+//! | [`LabeledFewShot`] | k labeled demos per predictor |
+//! | [`BootstrapFewShot`] | demos bootstrapped from successful teacher traces |
+//! | [`BootstrapFewShotWithRandomSearch`] | the best of many bootstrapped demo sets |
+//! | [`KNNFewShot`] | demos chosen per input by nearest neighbours, then bootstrapped |
+//! | [`Copro`] | instructions and output prefixes, by breadth × depth coordinate ascent |
+//! | [`MiproV2`] | instructions × demo sets per predictor, by a TPE ([`tpe`]) over minibatches |
+//! | [`Simba`] | demos and self-written rules, by stochastic mini-batch ascent |
+//! | [`Gepa`] | instructions, evolved by reflection on feedback over a Pareto frontier ([`pareto`]) |
+//! | [`Ensemble`] | several programs combined by a reduce function |
+//! | [`BootstrapFinetune`] | the model weights, fine-tuned on successful traces |
+//! | [`BetterTogether`] | alternating prompt and weight optimization |
+//!
+//! ```
+//! use std::sync::Arc;
+//! use dspy_core::{DummyLM, Example, Predict, Prediction};
+//! use dspy_optimizers::{LabeledFewShot, Optimizer};
+//! let lm = Arc::new(DummyLM::follow_examples());
+//! let student = Predict::parse("question -> answer").unwrap().with_lm(lm);
+//! let trainset = vec![Example::new().with("question", "1+1?").with("answer", "2").with_inputs(["question"])];
+//! let metric = |ex: &Example, p: &Prediction, _t: Option<&[dspy_core::trace::TraceEntry]>| ex.get("answer") == p.get("answer");
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let compiled = LabeledFewShot::new(4).compile(&student, &trainset, None, &metric).await.unwrap();
+//! use dspy_core::Predictor;
+//! assert_eq!(compiled.program.demos().len(), 1);
+//! println!("{}", compiled.report);
+//! # });
+//! ```
+
+#![warn(missing_docs)]
+
+/// Adds the run options every optimizer shares (seed, concurrency, error limit, budgets,
+/// progress bar) as builder methods over a `run: RunConfig` field.
+macro_rules! impl_run_options {
+    ($ty:ty) => {
+        impl $ty {
+            /// The seed of every random choice (same seed, same result).
+            pub fn seed(mut self, seed: u64) -> Self {
+                self.run.seed = seed;
+                self
+            }
+
+            /// How many program runs are in flight at once.
+            pub fn num_threads(mut self, n: usize) -> Self {
+                self.run.num_threads = n.max(1);
+                self
+            }
+
+            /// How many failed runs stop the compilation (DSPy's `max_errors`; 10 by default).
+            pub fn max_errors(mut self, n: usize) -> Self {
+                self.run.max_errors = Some(n.max(1));
+                self
+            }
+
+            /// Stops launching work once this many LM calls were made.
+            pub fn max_lm_calls(mut self, n: u64) -> Self {
+                self.run.max_lm_calls = Some(n);
+                self
+            }
+
+            /// Stops launching work once this many metric calls were made.
+            pub fn max_metric_calls(mut self, n: u64) -> Self {
+                self.run.max_metric_calls = Some(n);
+                self
+            }
+
+            /// Shows progress bars on stderr (when it is a terminal).
+            pub fn progress(mut self, on: bool) -> Self {
+                self.run.progress = on;
+                self
+            }
+
+            /// Replaces all run options at once.
+            pub fn run_config(mut self, run: $crate::engine::RunConfig) -> Self {
+                self.run = run;
+                self
+            }
+        }
+    };
+}
+
+pub mod better_together;
+pub mod bootstrap;
+pub mod bootstrap_finetune;
+pub mod copro;
+pub mod engine;
+pub mod gepa;
+pub mod gepa_merge;
+pub mod ensemble;
+pub mod knn_few_shot;
+pub mod labeled_few_shot;
+pub mod mipro;
+pub mod pareto;
+pub mod proposer;
+pub mod proposer_grounded;
+pub mod random_search;
+pub mod report;
+pub mod simba;
+pub mod tpe;
+
+use dspy_core::evaluate::Metric;
+use dspy_core::{Example, Module, Result};
+
+pub use bootstrap::BootstrapFewShot;
+pub use copro::Copro;
+pub use gepa::Gepa;
+pub use engine::{Budget, Engine, RunConfig, SeededRng, seeded_rng};
+pub use labeled_few_shot::LabeledFewShot;
+pub use mipro::{AutoMode, MiproV2};
+pub use random_search::BootstrapFewShotWithRandomSearch;
+pub use simba::Simba;
+pub use report::{CompileReport, PredictorReport, Trial};
+
+/// The `rand` crate the optimizers draw from (use it with [`SeededRng`] for reproducibility).
+pub use rand;
+
+/// Compiles a program: returns an optimized copy of `student` and a report of what was tried.
+///
+/// Optimizers whose result is another kind of program ([`KNNFewShot`] and [`Ensemble`] return
+/// wrappers that choose demos or combine programs per call) have their own `compile` instead.
+#[async_trait::async_trait]
+pub trait Optimizer: Send + Sync {
+    /// Optimizes a copy of `student` on `trainset` (and `valset` when the optimizer uses one).
+    async fn compile<P>(&self, student: &P, trainset: &[Example], valset: Option<&[Example]>, metric: &dyn Metric) -> Result<Compiled<P>>
+    where
+        P: Module + Clone + 'static;
+}
+
+/// An optimized program with the report of its compilation.
+#[derive(Clone, Debug)]
+pub struct Compiled<P> {
+    /// The optimized program.
+    pub program: P,
+    /// What the optimizer did.
+    pub report: CompileReport,
+}
+
+/// The demo DSPy makes of one traced predictor call: its inputs and outputs, marked
+/// `"augmented": true` (bootstrapped, not labeled).
+///
+/// ```
+/// use dspy_core::trace::{PredictorId, TraceEntry};
+/// use dspy_core::Prediction;
+/// let entry = TraceEntry {
+///     predictor: PredictorId(1),
+///     inputs: serde_json::json!({"question": "1+1?"}).as_object().unwrap().clone(),
+///     outputs: Prediction::new(serde_json::json!({"answer": "2"}).as_object().unwrap().clone()),
+/// };
+/// let demo = dspy_optimizers::augmented_demo(&entry);
+/// assert_eq!(demo.get("augmented"), Some(&serde_json::json!(true)));
+/// assert_eq!(demo.get_str("answer"), Some("2"));
+/// ```
+pub fn augmented_demo(entry: &dspy_core::trace::TraceEntry) -> Example {
+    let mut demo = Example::new().with("augmented", true);
+    for (k, v) in &entry.inputs {
+        demo.insert(k.clone(), v.clone());
+    }
+    for (k, v) in entry.outputs.outputs() {
+        demo.insert(k.clone(), v.clone());
+    }
+    demo.with_inputs(entry.inputs.keys().cloned())
+}

@@ -3,14 +3,18 @@
 
 use std::path::{Path, PathBuf};
 
-use dspy::FieldType;
+use dspy::{Adapter, ChatAdapter, Field, FieldKind, FieldType, JSONAdapter, Signature, XMLAdapter};
 use serde_json::Value;
 
 /// Every `*.json` in `$env_var`, or in `../shared/<default_dir>` beside the repository.
 pub fn vector_files(env_var: &str, default_dir: &str) -> Vec<PathBuf> {
-    let dir = vector_dir(env_var, default_dir);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("cannot read vector directory {} ({env_var}): {e}", dir.display()))
+    json_files(&vector_dir(env_var, default_dir))
+}
+
+/// Every `*.json` in `dir`, sorted.
+pub fn json_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("cannot read vector directory {}: {e}", dir.display()))
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();
@@ -24,6 +28,39 @@ pub fn vector_dir(env_var: &str, default_dir: &str) -> PathBuf {
         Some(dir) => PathBuf::from(dir),
         None => Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("shared").join(default_dir),
     }
+}
+
+/// The adapter a vector names.
+pub fn adapter(name: &str) -> Box<dyn Adapter> {
+    match name {
+        "chat" => Box::new(ChatAdapter::new()),
+        "json" => Box::new(JSONAdapter::new()),
+        "xml" => Box::new(XMLAdapter::new()),
+        other => panic!("unknown adapter {other:?}"),
+    }
+}
+
+/// The dynamic signature of a vector: types from the reference's type names, schemas as given.
+pub fn signature(spec: &Value) -> Result<Signature, String> {
+    let mut fields = Vec::new();
+    for f in spec["fields"].as_array().ok_or("signature.fields is not a list")? {
+        let name = f["name"].as_str().ok_or("field without a name")?;
+        let kind = match f["kind"].as_str() {
+            Some("input") => FieldKind::Input,
+            Some("output") => FieldKind::Output,
+            other => return Err(format!("field {name}: bad kind {other:?}")),
+        };
+        let schema = f["json_schema"].clone();
+        let type_name = f["type"].as_str().ok_or("field without a type")?;
+        let ty = field_type(type_name, &schema).map_err(|e| format!("field {name}: {e}"))?;
+        let mut field = Field::new(name, kind, ty).schema(schema);
+        if let Some(desc) = f.get("desc").and_then(Value::as_str) {
+            field = field.desc(desc);
+        }
+        fields.push(field);
+    }
+    let instructions = spec["instructions"].as_str().map(String::from);
+    Signature::from_fields("ConformanceSignature", instructions, fields).map_err(|e| e.to_string())
 }
 
 /// A reference type name resolved against the reference's JSON schema of the field: user

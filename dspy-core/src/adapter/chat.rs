@@ -6,7 +6,7 @@ use super::format::{
     field_descriptions, format_field_value, join_strip, jsonable, marker_sections, task_description, translate_field_type,
     type_info,
 };
-use super::{Adapter, JSONAdapter};
+use super::{Adapter, JSONAdapter, SystemMessageCache};
 use crate::error::{ParseError, snippet};
 use crate::parse::{apply_output_defaults, parse_text};
 use crate::pyfmt;
@@ -28,6 +28,7 @@ const STRUCTURE_INTRO: &str = "All interactions will be structured in the follow
 #[derive(Clone, Debug)]
 pub struct ChatAdapter {
     json_fallback: Option<JSONAdapter>,
+    system_cache: SystemMessageCache,
 }
 
 impl Default for ChatAdapter {
@@ -39,29 +40,35 @@ impl Default for ChatAdapter {
 impl ChatAdapter {
     /// A chat adapter that falls back to JSON on parse failures.
     pub fn new() -> Self {
-        ChatAdapter { json_fallback: Some(JSONAdapter::new()) }
+        ChatAdapter { json_fallback: Some(JSONAdapter::new()), system_cache: SystemMessageCache::default() }
     }
 
     /// A chat adapter that reports parse failures instead of retrying with JSON.
     pub fn without_json_fallback() -> Self {
-        ChatAdapter { json_fallback: None }
+        ChatAdapter { json_fallback: None, system_cache: SystemMessageCache::default() }
     }
 }
 
 /// The user message of the chat family: input sections plus an optional closing request.
-pub(crate) fn chat_user_message(sig: &Signature, inputs: &Map<String, Value>, prefix: &str, requirements: Option<String>) -> String {
-    let mut parts: Vec<String> = Vec::with_capacity(sig.fields().len() + 2);
-    parts.push(prefix.to_string());
+pub(crate) fn chat_user_message(sig: &Signature, inputs: &Map<String, Value>, prefix: &str, requirements: Option<&str>) -> String {
+    // The reference joins [prefix, sections..., requirements, suffix] with blank lines and strips
+    // the result; building one string and stripping it once gives the same text.
+    let mut out = String::with_capacity(256);
+    out.push_str(prefix);
     for f in sig.input_fields() {
         if let Some(v) = inputs.get(&f.name) {
-            parts.push(format!("[[ ## {} ## ]]\n{}", f.name, format_field_value(f, v)));
+            out.push_str("\n\n[[ ## ");
+            out.push_str(&f.name);
+            out.push_str(" ## ]]\n");
+            out.push_str(&format_field_value(f, v));
         }
     }
     if let Some(r) = requirements {
-        parts.push(r);
+        out.push_str("\n\n");
+        out.push_str(r);
     }
-    let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
-    join_strip(&refs)
+    let stripped = pyfmt::strip(&out);
+    if stripped.len() == out.len() { out } else { stripped.to_string() }
 }
 
 /// A value without a declared type, as the reference formats an answer given to its DummyLM.
@@ -129,6 +136,11 @@ pub(crate) fn finish_outputs(
     completion: &str,
 ) -> Result<Map<String, Value>, ParseError> {
     apply_output_defaults(&mut found, sig);
+    // Usually every field was found, in signature order: no need to rebuild the map.
+    let outputs = sig.output_fields().count();
+    if found.len() == outputs && found.keys().zip(sig.output_fields()).all(|(k, f)| *k == f.name) {
+        return Ok(found);
+    }
     let mut out = Map::new();
     let mut missing = Vec::new();
     for f in sig.output_fields() {
@@ -150,24 +162,31 @@ impl Adapter for ChatAdapter {
         "ChatAdapter"
     }
 
+    fn field_markers(&self) -> Option<super::FieldMarkers> {
+        Some(super::FieldMarkers::Chat)
+    }
+
     fn format_system_message(&self, sig: &Signature) -> String {
-        let structure = {
+        self.system_cache.get_or_insert_with(sig, || {
             let inputs = marker_sections(sig.input_fields().map(|f| (f.name.as_str(), translate_field_type(f))));
             let outputs = marker_sections(sig.output_fields().map(|f| (f.name.as_str(), translate_field_type(f))));
-            join_strip(&[STRUCTURE_INTRO, &inputs, &outputs, "[[ ## completed ## ]]\n"])
-        };
-        format!("{}\n{}\n{}", field_descriptions(sig), structure, task_description(sig.instructions()))
+            let structure = join_strip(&[STRUCTURE_INTRO, &inputs, &outputs, "[[ ## completed ## ]]\n"]);
+            format!("{}\n{}\n{}", field_descriptions(sig), structure, task_description(sig.instructions()))
+        })
     }
 
     fn format_user_message_content(&self, sig: &Signature, inputs: &Map<String, Value>, prefix: &str, main_request: bool) -> String {
         let requirements = main_request.then(|| {
-            let fields: Vec<String> = sig.output_fields().map(|f| format!("`[[ ## {} ## ]]`{}", f.name, type_info(f))).collect();
-            format!(
-                "Respond with the corresponding output fields, starting with the field {}, and then ending with the marker for `[[ ## completed ## ]]`.",
-                fields.join(", then ")
-            )
+            self.system_cache.get_or_insert_slot(sig, 1, || {
+                let fields: Vec<String> =
+                    sig.output_fields().map(|f| format!("`[[ ## {} ## ]]`{}", f.name, type_info(f))).collect();
+                format!(
+                    "Respond with the corresponding output fields, starting with the field {}, and then ending with the marker for `[[ ## completed ## ]]`.",
+                    fields.join(", then ")
+                )
+            })
         });
-        chat_user_message(sig, inputs, prefix, requirements)
+        chat_user_message(sig, inputs, prefix, requirements.as_deref())
     }
 
     fn format_assistant_message_content(&self, sig: &Signature, outputs: &Map<String, Value>, missing: Option<&str>) -> String {

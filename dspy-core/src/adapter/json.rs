@@ -2,12 +2,13 @@
 
 use serde_json::{Map, Value, json};
 
-use super::Adapter;
+use super::{Adapter, SystemMessageCache};
 use super::chat::{chat_user_message, finish_outputs, output_values};
 use super::format::{field_descriptions, join_strip, jsonable, marker_sections, task_description, translate_field_type, type_info};
 use crate::error::{ParseError, snippet};
 use crate::lm::{Capabilities, LmRequest, ResponseFormat, StructuredOutput};
-use crate::parse::{lenient, parse_value};
+use crate::parse::py::Py;
+use crate::parse::{parse_py, repair_json};
 use crate::pyfmt;
 use crate::signature::Signature;
 
@@ -21,13 +22,13 @@ use crate::signature::Signature;
 /// ```
 #[derive(Clone, Debug, Default)]
 pub struct JSONAdapter {
-    _private: (),
+    system_cache: SystemMessageCache,
 }
 
 impl JSONAdapter {
     /// A JSON adapter.
     pub fn new() -> Self {
-        JSONAdapter { _private: () }
+        JSONAdapter { system_cache: SystemMessageCache::default() }
     }
 }
 
@@ -98,23 +99,24 @@ fn enforce_strict(schema: &mut Value) {
     }
 }
 
-/// The first `{...}` with balanced braces, as the reference's recursive regex finds it.
+/// The first `{...}` with balanced braces, as the reference's recursive regex
+/// `\{(?:[^{}]|(?R))*\}` finds it: the earliest `{` that has a matching `}` (quotes are not
+/// special to the regex).
 fn first_balanced_object(text: &str) -> Option<&str> {
-    let start = text.find('{')?;
-    let mut depth = 0usize;
-    for (i, c) in text[start..].char_indices() {
+    let mut open: Vec<usize> = Vec::new();
+    let mut best: Option<(usize, usize)> = None;
+    for (i, c) in text.char_indices() {
         match c {
-            '{' => depth += 1,
+            '{' => open.push(i),
             '}' => {
-                depth -= 1;
-                if depth == 0 {
-                    return Some(&text[start..start + i + 1]);
+                if let Some(start) = open.pop() && best.is_none_or(|(s, _)| start < s) {
+                    best = Some((start, i + 1));
                 }
             }
             _ => {}
         }
     }
-    None
+    best.map(|(s, e)| &text[s..e])
 }
 
 impl Adapter for JSONAdapter {
@@ -122,26 +124,34 @@ impl Adapter for JSONAdapter {
         "JSONAdapter"
     }
 
+    fn field_markers(&self) -> Option<super::FieldMarkers> {
+        Some(super::FieldMarkers::Json)
+    }
+
     fn format_system_message(&self, sig: &Signature) -> String {
-        let inputs = marker_sections(sig.input_fields().map(|f| (f.name.as_str(), translate_field_type(f))));
-        let outputs: Map<String, Value> =
-            sig.output_fields().map(|f| (f.name.clone(), Value::String(translate_field_type(f)))).collect();
-        let structure = join_strip(&[
-            "All interactions will be structured in the following way, with the appropriate values filled in.",
-            "Inputs will have the following structure:",
-            &inputs,
-            "Outputs will be a JSON object with the following fields.",
-            &pyfmt::dumps_indent(&Value::Object(outputs)),
-        ]);
-        format!("{}\n{}\n{}", field_descriptions(sig), structure, task_description(sig.instructions()))
+        self.system_cache.get_or_insert_with(sig, || {
+            let inputs = marker_sections(sig.input_fields().map(|f| (f.name.as_str(), translate_field_type(f))));
+            let outputs: Map<String, Value> =
+                sig.output_fields().map(|f| (f.name.clone(), Value::String(translate_field_type(f)))).collect();
+            let structure = join_strip(&[
+                "All interactions will be structured in the following way, with the appropriate values filled in.",
+                "Inputs will have the following structure:",
+                &inputs,
+                "Outputs will be a JSON object with the following fields.",
+                &pyfmt::dumps_indent(&Value::Object(outputs)),
+            ]);
+            format!("{}\n{}\n{}", field_descriptions(sig), structure, task_description(sig.instructions()))
+        })
     }
 
     fn format_user_message_content(&self, sig: &Signature, inputs: &Map<String, Value>, prefix: &str, main_request: bool) -> String {
         let requirements = main_request.then(|| {
-            let fields: Vec<String> = sig.output_fields().map(|f| format!("`{}`{}", f.name, type_info(f))).collect();
-            format!("Respond with a JSON object in the following order of fields: {}.", fields.join(", then "))
+            self.system_cache.get_or_insert_slot(sig, 1, || {
+                let fields: Vec<String> = sig.output_fields().map(|f| format!("`{}`{}", f.name, type_info(f))).collect();
+                format!("Respond with a JSON object in the following order of fields: {}.", fields.join(", then "))
+            })
         });
-        chat_user_message(sig, inputs, prefix, requirements)
+        chat_user_message(sig, inputs, prefix, requirements.as_deref())
     }
 
     fn format_assistant_message_content(&self, sig: &Signature, outputs: &Map<String, Value>, missing: Option<&str>) -> String {
@@ -151,21 +161,19 @@ impl Adapter for JSONAdapter {
     }
 
     fn parse(&self, sig: &Signature, completion: &str) -> Result<Map<String, Value>, ParseError> {
-        let mut parsed = lenient::loads(completion);
-        if !matches!(parsed, Some(Value::Object(_))) {
-            parsed = first_balanced_object(completion).and_then(lenient::loads);
+        let malformed = |reason: String| ParseError::Malformed { adapter: "JSONAdapter", reason, snippet: snippet(completion) };
+        let mut parsed = repair_json(completion).map_err(malformed)?;
+        if !matches!(parsed, Py::Dict(_)) && let Some(object) = first_balanced_object(completion) {
+            parsed = repair_json(object).map_err(malformed)?;
         }
-        let Some(Value::Object(object)) = parsed else {
-            return Err(ParseError::Malformed {
-                adapter: "JSONAdapter",
-                reason: "the LM response is not a JSON object".into(),
-                snippet: snippet(completion),
-            });
+        let Py::Dict(object) = parsed else {
+            return Err(malformed("the LM response is not a JSON object".into()));
         };
         let mut found = Map::new();
         for f in sig.output_fields() {
-            if let Some(v) = object.get(&f.name) {
-                let value = parse_value(v.clone(), f).map_err(|reason| ParseError::InvalidValue {
+            // Later duplicates of a key have already replaced earlier ones, as in a Python dict.
+            if let Some((_, v)) = object.iter().find(|(k, _)| k.is_str(&f.name)) {
+                let value = parse_py(v.clone(), f).map_err(|reason| ParseError::InvalidValue {
                     adapter: "JSONAdapter",
                     field: f.name.clone(),
                     expected: f.ty.name(),

@@ -4,14 +4,17 @@
 
 mod chat;
 pub mod format;
+mod stream;
 mod json;
 mod xml;
 
 use std::fmt;
+use std::sync::{Arc, RwLock};
 
 use serde_json::{Map, Value};
 
 pub use chat::ChatAdapter;
+pub use stream::{FieldMarkers, FieldStreamer};
 pub use json::JSONAdapter;
 pub use xml::XMLAdapter;
 
@@ -55,6 +58,12 @@ pub trait Adapter: Send + Sync + fmt::Debug {
 
     /// The adapter to retry with when parsing fails (ChatAdapter → JSONAdapter).
     fn fallback(&self) -> Option<&dyn Adapter> {
+        None
+    }
+
+    /// How output fields are delimited in a completion, so a stream can be split into
+    /// per-field chunks as it arrives (`None`: stream only the final prediction).
+    fn field_markers(&self) -> Option<FieldMarkers> {
         None
     }
 
@@ -135,10 +144,33 @@ async fn run_once(
     inputs: &Map<String, Value>,
     config: crate::lm::LmConfig,
 ) -> crate::Result<Attempt> {
+    let request = build_request(adapter, lm, sig, demos, inputs, config);
+    let response = lm.complete(request).await?;
+    Ok((parse_response(adapter, sig, &response), response.usage))
+}
+
+/// The request for one call: the adapter's messages, the settings, and whatever the adapter
+/// asks for given the LM's capabilities (e.g. structured output).
+pub fn build_request(
+    adapter: &dyn Adapter,
+    lm: &dyn crate::lm::LanguageModel,
+    sig: &Signature,
+    demos: &[Example],
+    inputs: &Map<String, Value>,
+    config: crate::lm::LmConfig,
+) -> LmRequest {
     let mut request = LmRequest { messages: adapter.format(sig, demos, inputs), config, ..LmRequest::default() };
     adapter.prepare_request(sig, &mut request, &lm.capabilities());
-    let response = lm.complete(request).await?;
-    let parsed = response
+    request
+}
+
+/// Parses every completion of a response; an empty completion is a parse error.
+pub fn parse_response(
+    adapter: &dyn Adapter,
+    sig: &Signature,
+    response: &crate::lm::LmResponse,
+) -> Result<Vec<Map<String, Value>>, ParseError> {
+    response
         .outputs
         .iter()
         .map(|o| {
@@ -148,6 +180,52 @@ async fn run_once(
                 adapter.parse(sig, &o.text)
             }
         })
-        .collect();
-    Ok((parsed, response.usage))
+        .collect()
+}
+
+/// Formatted system messages by signature version: the system message changes only when the
+/// signature does (an optimizer rewrote it), so adapters format it once and reuse it.
+#[derive(Default)]
+pub struct SystemMessageCache {
+    entries: RwLock<Vec<(u64, u8, Arc<str>)>>,
+}
+
+impl SystemMessageCache {
+    const CAPACITY: usize = 64;
+
+    /// The cached system message for this signature, or `make()`'s, remembered for next time.
+    pub fn get_or_insert_with(&self, sig: &Signature, make: impl FnOnce() -> String) -> String {
+        self.get_or_insert_slot(sig, 0, make)
+    }
+
+    /// Like [`SystemMessageCache::get_or_insert_with`] for another text that depends only on
+    /// the signature (`slot` tells the texts apart, e.g. the closing output request).
+    pub fn get_or_insert_slot(&self, sig: &Signature, slot: u8, make: impl FnOnce() -> String) -> String {
+        let version = sig.version();
+        let read = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, _, text)) = read.iter().find(|(v, s, _)| *v == version && *s == slot) {
+            return text.to_string();
+        }
+        drop(read);
+        let text = make();
+        let mut write = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        if write.len() >= Self::CAPACITY {
+            write.remove(0);
+        }
+        write.push((version, slot, Arc::from(text.as_str())));
+        text
+    }
+}
+
+impl Clone for SystemMessageCache {
+    /// A clone starts empty (cheap, and never stale).
+    fn clone(&self) -> Self {
+        SystemMessageCache::default()
+    }
+}
+
+impl fmt::Debug for SystemMessageCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SystemMessageCache")
+    }
 }

@@ -2,11 +2,11 @@
 
 use serde_json::{Map, Value};
 
-use super::Adapter;
+use super::{Adapter, SystemMessageCache};
 use super::chat::{finish_outputs, format_untyped, output_values};
 use super::format::{field_descriptions, format_field_value, jsonable, task_description, translate_field_type};
 use crate::error::{ParseError, snippet};
-use crate::parse::parse_value;
+use crate::parse::{coerce, parse_value};
 use crate::pyfmt;
 use crate::signature::{Field, FieldKind, FieldType, Signature};
 
@@ -23,13 +23,13 @@ use crate::signature::{Field, FieldKind, FieldType, Signature};
 /// ```
 #[derive(Clone, Debug, Default)]
 pub struct XMLAdapter {
-    _private: (),
+    system_cache: SystemMessageCache,
 }
 
 impl XMLAdapter {
     /// An XML adapter.
     pub fn new() -> Self {
-        XMLAdapter { _private: () }
+        XMLAdapter { system_cache: SystemMessageCache::default() }
     }
 }
 
@@ -45,9 +45,19 @@ fn uses_nested_xml(ty: &FieldType) -> bool {
     match ty {
         FieldType::List(item) => !matches!(**item, FieldType::Image | FieldType::Audio),
         FieldType::Dict(..) => true,
-        FieldType::Named(n) => n.enum_values().is_none() && n.schema.get("type") == Some(&Value::String("object".into())),
+        FieldType::Named(n) => n.enum_values().is_none() && is_object_schema(&n.schema),
         _ => false,
     }
+}
+
+/// Whether a model's schema describes an object, following a top-level `$ref` (recursive
+/// models are a `$ref` into their own `$defs`).
+fn is_object_schema(schema: &Value) -> bool {
+    let target = match schema.get("$ref").and_then(Value::as_str).and_then(|r| r.rsplit('/').next()) {
+        Some(name) => schema.get("$defs").and_then(|d| d.get(name)).unwrap_or(schema),
+        None => schema,
+    };
+    target.get("type") == Some(&Value::String("object".into()))
 }
 
 fn escape_text(s: &str) -> String {
@@ -118,10 +128,9 @@ fn schema_to_xml(tag: &str, schema: &Value, defs: &Map<String, Value>, seen: &[S
         seen.push(name);
         return schema_to_xml(tag, &target, defs, &seen);
     }
-    if let Some(Value::Array(choices)) = schema.get("anyOf") {
-        if let Some(first) = choices.iter().find(|c| c.get("type") != Some(&Value::String("null".into()))).or(choices.first()) {
-            return schema_to_xml(tag, first, defs, seen);
-        }
+    if let Some(Value::Array(choices)) = schema.get("anyOf")
+        && let Some(first) = choices.iter().find(|c| c.get("type") != Some(&Value::String("null".into()))).or(choices.first()) {
+        return schema_to_xml(tag, first, defs, seen);
     }
     if schema.get("type") == Some(&Value::String("array".into())) {
         let empty = Value::Object(Map::new());
@@ -187,8 +196,14 @@ impl Adapter for XMLAdapter {
         "XMLAdapter"
     }
 
+    fn field_markers(&self) -> Option<super::FieldMarkers> {
+        Some(super::FieldMarkers::Xml)
+    }
+
     fn format_system_message(&self, sig: &Signature) -> String {
-        format!("{}\n{}\n{}", field_descriptions(sig), self.structure(sig), task_description(sig.instructions()))
+        self.system_cache.get_or_insert_with(sig, || {
+            format!("{}\n{}\n{}", field_descriptions(sig), self.structure(sig), task_description(sig.instructions()))
+        })
     }
 
     fn format_user_message_content(&self, sig: &Signature, inputs: &Map<String, Value>, prefix: &str, main_request: bool) -> String {
@@ -230,7 +245,11 @@ impl Adapter for XMLAdapter {
             let mut parsed = None;
             for candidate in candidates {
                 let value = tree::elements_to_value(elements, candidate, &defs, 0);
-                match parse_value(value, field) {
+                // `parse_value`, and when that fails, pydantic on the raw value
+                // (`adapter.validate_python(value)`): text such as `None` stays text for
+                // `Union[int, str]`.
+                let result = parse_value(value.clone(), field).or_else(|e| coerce(value, &field.schema).map_err(|_| e));
+                match result {
                     Ok(v) => {
                         parsed = Some(v);
                         break;
@@ -262,7 +281,8 @@ impl Adapter for XMLAdapter {
     }
 }
 
-/// A forgiving XML reader: a tree of elements with their text and raw inner markup.
+/// A forgiving XML reader producing what ElementTree would: elements with their attributes,
+/// `.text` (character data before the first child) and `.tail` (after the end tag).
 mod tree {
     use serde_json::{Map, Value};
 
@@ -271,27 +291,70 @@ mod tree {
     const MAX_DEPTH: usize = 256;
 
     #[derive(Debug, Default)]
-    pub(super) struct Element<'a> {
+    pub(super) struct Element {
         pub tag: String,
-        pub key: Option<String>,
-        /// Text before the first child (ElementTree's `.text`).
+        pub attrs: Vec<(String, String)>,
         pub text: String,
-        pub children: Vec<Element<'a>>,
-        /// The raw markup between the tags.
-        pub inner: &'a str,
+        pub tail: String,
+        pub children: Vec<Element>,
     }
 
-    pub(super) fn parse(src: &str) -> Element<'_> {
-        let mut stack: Vec<(Element<'_>, usize)> = vec![(Element { tag: "dspy_root".into(), ..Element::default() }, 0)];
+    impl Element {
+        fn key(&self) -> Option<&str> {
+            self.attrs.iter().find(|(k, _)| k == "key").map(|(_, v)| v.as_str())
+        }
+
+        /// `ET.tostring(element, encoding="unicode")`, tail included.
+        fn to_xml(&self, out: &mut String) {
+            out.push('<');
+            out.push_str(&self.tag);
+            for (k, v) in &self.attrs {
+                out.push_str(&format!(" {k}=\"{}\"", escape_attr(v)));
+            }
+            if self.text.is_empty() && self.children.is_empty() {
+                out.push_str(" />");
+            } else {
+                out.push('>');
+                out.push_str(&escape_cdata(&self.text));
+                for child in &self.children {
+                    child.to_xml(out);
+                }
+                out.push_str(&format!("</{}>", self.tag));
+            }
+            out.push_str(&escape_cdata(&self.tail));
+        }
+    }
+
+    fn escape_cdata(s: &str) -> String {
+        s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    }
+
+    fn escape_attr(s: &str) -> String {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+            .replace('\r', "&#13;")
+            .replace('\n', "&#10;")
+            .replace('\t', "&#09;")
+    }
+
+    /// XML end-of-line handling: `\r\n` and lone `\r` read as `\n`.
+    fn normalize_newlines(s: &str) -> String {
+        if s.contains('\r') { s.replace("\r\n", "\n").replace('\r', "\n") } else { s.to_string() }
+    }
+
+    pub(super) fn parse(src: &str) -> Element {
+        let mut stack: Vec<Element> = vec![Element { tag: "dspy_root".into(), ..Element::default() }];
         let mut pos = 0;
         let bytes = src.as_bytes();
         while pos < src.len() {
             let Some(lt) = src[pos..].find('<').map(|i| i + pos) else {
-                push_text(&mut stack, &src[pos..]);
+                push_text(&mut stack, &unescape(&normalize_newlines(&src[pos..])));
                 break;
             };
             if lt > pos {
-                push_text(&mut stack, &src[pos..lt]);
+                push_text(&mut stack, &unescape(&normalize_newlines(&src[pos..lt])));
             }
             let rest = &src[lt..];
             if rest.starts_with("<!--") {
@@ -300,7 +363,7 @@ mod tree {
             }
             if rest.starts_with("<![CDATA[") {
                 let end = rest.find("]]>").map(|i| lt + i).unwrap_or(src.len());
-                push_raw_text(&mut stack, &src[lt + 9..end]);
+                push_text(&mut stack, &normalize_newlines(&src[lt + 9..end]));
                 pos = (end + 3).min(src.len());
                 continue;
             }
@@ -317,17 +380,15 @@ mod tree {
             let starts_name = src[name_start..].chars().next().is_some_and(|c| c.is_alphabetic() || c == '_');
             let (Some(gt), true) = (gt, starts_name && name_len > 0) else {
                 // Not a tag: a literal '<'.
-                push_raw_text(&mut stack, "<");
+                push_text(&mut stack, "<");
                 pos = lt + 1;
                 continue;
             };
             let name = &src[name_start..name_start + name_len];
             if closing {
-                if let Some(open) = stack.iter().rposition(|(e, _)| e.tag == name) {
-                    if open > 0 {
-                        while stack.len() > open {
-                            close_top(&mut stack, src, lt);
-                        }
+                if let Some(open) = stack.iter().rposition(|e| e.tag == name) && open > 0 {
+                    while stack.len() > open {
+                        close_top(&mut stack);
                     }
                 }
                 pos = gt + 1;
@@ -335,43 +396,54 @@ mod tree {
             }
             let attrs = &src[name_start + name_len..gt];
             let self_closing = attrs.trim_end().ends_with('/');
-            let element = Element { tag: name.to_string(), key: attribute(attrs, "key"), ..Element::default() };
+            let element = Element { tag: name.to_string(), attrs: attributes(attrs), ..Element::default() };
             if self_closing || stack.len() > MAX_DEPTH {
-                stack.last_mut().expect("root").0.children.push(element);
+                stack.last_mut().expect("root").children.push(element);
             } else {
-                stack.push((element, gt + 1));
+                stack.push(element);
             }
             pos = gt + 1;
         }
         while stack.len() > 1 {
-            close_top(&mut stack, src, src.len());
+            close_top(&mut stack);
         }
-        stack.pop().expect("root").0
+        stack.pop().expect("root")
     }
 
-    fn close_top<'a>(stack: &mut Vec<(Element<'a>, usize)>, src: &'a str, end: usize) {
-        let (mut element, start) = stack.pop().expect("non-root element");
-        element.inner = &src[start.min(end)..end];
-        stack.last_mut().expect("root").0.children.push(element);
+    fn close_top(stack: &mut Vec<Element>) {
+        let element = stack.pop().expect("non-root element");
+        stack.last_mut().expect("root").children.push(element);
     }
 
-    fn push_text(stack: &mut [(Element<'_>, usize)], raw: &str) {
-        push_raw_text(stack, &unescape(raw));
-    }
-
-    fn push_raw_text(stack: &mut [(Element<'_>, usize)], text: &str) {
-        let top = &mut stack.last_mut().expect("root").0;
-        if top.children.is_empty() {
-            top.text.push_str(text);
+    /// Character data goes to the open element's `.text` before its first child, and to the
+    /// last child's `.tail` after it.
+    fn push_text(stack: &mut [Element], text: &str) {
+        let top = stack.last_mut().expect("root");
+        match top.children.last_mut() {
+            Some(last) => last.tail.push_str(text),
+            None => top.text.push_str(text),
         }
     }
 
-    fn attribute(attrs: &str, name: &str) -> Option<String> {
-        let at = attrs.find(&format!("{name}="))?;
-        let rest = &attrs[at + name.len() + 1..];
-        let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'')?;
-        let end = rest[1..].find(quote)?;
-        Some(unescape(&rest[1..1 + end]))
+    /// `name="value"` pairs, values unescaped and whitespace-normalized as XML requires.
+    fn attributes(src: &str) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        let mut rest = src;
+        loop {
+            rest = rest.trim_start_matches(|c: char| c.is_whitespace() || c == '/');
+            let Some(eq) = rest.find('=') else { break };
+            let name = rest[..eq].trim();
+            let after = rest[eq + 1..].trim_start();
+            let Some(quote) = after.chars().next().filter(|c| *c == '"' || *c == '\'') else { break };
+            let Some(end) = after[1..].find(quote) else { break };
+            let raw = &after[1..1 + end];
+            let value = unescape(&normalize_newlines(raw).replace(['\n', '\t'], " "));
+            if !name.is_empty() && !name.contains(char::is_whitespace) && !out.iter().any(|(k, _)| k == name) {
+                out.push((name.to_string(), value));
+            }
+            rest = &after[1 + end + 1..];
+        }
+        out
     }
 
     fn unescape(s: &str) -> String {
@@ -410,11 +482,11 @@ mod tree {
     }
 
     /// Children grouped by tag (or by `key` for `<entry key=...>`), in order of appearance.
-    pub(super) fn group_children<'e, 'a>(element: &'e Element<'a>) -> Vec<(String, Vec<&'e Element<'a>>)> {
+    pub(super) fn group_children(element: &Element) -> Vec<(String, Vec<&Element>)> {
         let mut groups: Vec<(String, Vec<&Element>)> = Vec::new();
         for child in &element.children {
-            let name = match (&child.tag[..], &child.key) {
-                ("entry", Some(k)) => k.clone(),
+            let name = match (&child.tag[..], child.key()) {
+                ("entry", Some(k)) => k.to_string(),
                 _ => child.tag.clone(),
             };
             match groups.iter_mut().find(|(n, _)| *n == name) {
@@ -430,16 +502,15 @@ mod tree {
     }
 
     /// The reference's `_elements_to_value`: elements read against a schema.
-    pub(super) fn elements_to_value(elements: &[&Element<'_>], schema: &Value, defs: &Map<String, Value>, depth: usize) -> Value {
+    pub(super) fn elements_to_value(elements: &[&Element], schema: &Value, defs: &Map<String, Value>, depth: usize) -> Value {
         let Some(first) = elements.first() else { return Value::Null };
         if depth > MAX_DEPTH {
             return Value::String(first.text.clone());
         }
         let mut schema = schema;
-        if let Some(name) = schema.get("$ref").and_then(Value::as_str).and_then(|r| r.rsplit('/').next()) {
-            if let Some(target) = defs.get(name) {
-                schema = target;
-            }
+        if let Some(name) = schema.get("$ref").and_then(Value::as_str).and_then(|r| r.rsplit('/').next())
+            && let Some(target) = defs.get(name) {
+            schema = target;
         }
         if let Some(Value::Array(choices)) = schema.get("anyOf") {
             let allows_null = choices.iter().any(|c| is_type(c, "null") && c.as_object().is_some_and(|o| o.len() == 1));
@@ -466,16 +537,19 @@ mod tree {
                     return Value::String(text.to_string());
                 }
             }
-            if elements.len() == 1 {
-                if let Some((_, items)) = group_children(first).into_iter().find(|(n, _)| n == "item") {
-                    elements = items;
-                }
+            if elements.len() == 1
+                && let Some((_, items)) = group_children(first).into_iter().find(|(n, _)| n == "item") {
+                elements = items;
             }
             let item_schema = schema.get("items").unwrap_or(&empty);
             return Value::Array(elements.iter().map(|e| elements_to_value(&[e], item_schema, defs, depth + 1)).collect());
         }
         if is_type(schema, "string") && !first.children.is_empty() {
-            return Value::String(first.inner.to_string());
+            let mut text = first.text.clone();
+            for child in &first.children {
+                child.to_xml(&mut text);
+            }
+            return Value::String(text);
         }
         let children = group_children(first);
         if children.is_empty() {

@@ -38,6 +38,7 @@ enum Mode {
     Sequence(Vec<Map<String, Value>>),
     BySubstring(Vec<(String, Map<String, Value>)>),
     FollowExamples,
+    Raw(Vec<String>),
 }
 
 /// One recorded call.
@@ -94,6 +95,21 @@ impl DummyLM {
         Self::with_mode(Mode::FollowExamples)
     }
 
+    /// Answers with these completion texts verbatim, in order (then `"No more responses"`):
+    /// for replaying completions recorded from a real LM (e.g. interop vectors).
+    ///
+    /// ```
+    /// use dspy_core::{DummyLM, LanguageModel, LmRequest};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let lm = DummyLM::raw(vec!["[[ ## answer ## ]]\nParis\n\n[[ ## completed ## ]]".to_string()]);
+    /// let out = lm.complete(LmRequest::default()).await.unwrap();
+    /// assert!(out.outputs[0].text.contains("Paris"));
+    /// # });
+    /// ```
+    pub fn raw(texts: Vec<String>) -> Self {
+        Self::with_mode(Mode::Raw(texts))
+    }
+
     /// Renders answers in this adapter's format (e.g. `JSONAdapter`).
     pub fn with_adapter(mut self, adapter: Arc<dyn Adapter>) -> Self {
         self.adapter = adapter;
@@ -129,6 +145,10 @@ impl DummyLM {
                     .unwrap_or_else(|| "No more responses".into())
             }
             Mode::FollowExamples => follow_examples(messages).unwrap_or_default(),
+            Mode::Raw(texts) => {
+                let i = self.next.fetch_add(1, Ordering::Relaxed);
+                texts.get(i).cloned().unwrap_or_else(|| "No more responses".into())
+            }
         }
     }
 }

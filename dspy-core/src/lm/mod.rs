@@ -1,7 +1,21 @@
-//! The language-model boundary: one small trait, the request it takes, the response it gives.
+//! The language-model boundary: one small trait, the request it takes, the response it gives,
+//! and [`LM`], the HTTP client for real providers (OpenAI and compatible servers, Anthropic,
+//! Ollama) with caching, retries, limits, usage, cost, history and tracing.
 
+mod builder;
+mod cache;
+mod client;
+mod cost;
+mod dialect;
 mod dummy;
+mod history;
+mod http;
+mod limiter;
 mod message;
+mod provider;
+mod retry;
+mod secret;
+mod sse;
 
 use std::fmt;
 use std::ops::{Add, AddAssign};
@@ -12,6 +26,16 @@ use serde_json::{Map, Value};
 
 pub use dummy::{DummyLM, LmHistoryEntry};
 pub use message::{Content, ContentPart, ImageUrl, InputAudio, Message, Role};
+
+pub use builder::LmBuilder;
+pub use cache::{Cache, CacheConfig, cache_key, configure_cache, default_cache_dir, global_cache};
+pub use client::LM;
+pub use cost::{Price, price_of, set_price};
+pub use dialect::{Dialect, MaxTokensParam, StructuredDialect};
+pub use history::{HistoryEntry, clear_history, format_history, history, inspect_history, set_history_capacity};
+pub use provider::{Auth, ModelType, ProviderSpec, Wire, providers};
+pub use retry::RetryPolicy;
+pub use secret::ApiKey;
 
 /// A language model: messages and settings in, completions and token usage out.
 ///
@@ -47,6 +71,27 @@ pub trait LanguageModel: Send + Sync + fmt::Debug {
 
     /// Sends one request.
     async fn complete(&self, request: LmRequest) -> Result<LmResponse, LmError>;
+
+    /// Sends one request and yields the completion as it is generated: text deltas of the
+    /// first completion, then the whole response. Models without streaming yield it in one piece.
+    async fn stream(&self, request: LmRequest) -> Result<LmStream, LmError> {
+        let response = self.complete(request).await?;
+        let text = response.outputs.first().map(|o| o.text.clone()).unwrap_or_default();
+        let events = vec![Ok(StreamEvent::Delta(text)), Ok(StreamEvent::Done(response))];
+        Ok(Box::pin(futures::stream::iter(events)))
+    }
+}
+
+/// A streamed completion: [`StreamEvent::Delta`]s, then one [`StreamEvent::Done`].
+pub type LmStream = std::pin::Pin<Box<dyn futures::Stream<Item = Result<StreamEvent, LmError>> + Send>>;
+
+/// One event of a streamed completion.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StreamEvent {
+    /// More text of the first completion.
+    Delta(String),
+    /// The complete response (all completions, usage), always last.
+    Done(LmResponse),
 }
 
 /// What a model supports.

@@ -1,11 +1,48 @@
 //! Modules: composable programs of LM calls. [`Predict`] is the one that calls the LM; every
 //! other module is built from predictors, and optimizers tune those through [`Predictor`].
 
+mod assertions;
+mod batch;
+mod best_of_n;
+mod chain_of_thought;
+mod majority;
+mod multi_chain_comparison;
+mod parallel;
 mod predict;
+mod program_of_thought;
+mod react;
+mod sandbox;
+mod tool;
+mod program;
+mod refine;
+mod rewrite;
+mod state;
+mod stream;
 
 use serde_json::Value;
 
+pub use chain_of_thought::{ChainOfThought, Reasoned, with_reasoning};
+pub use batch::batch;
 pub use predict::{Predict, Untyped};
+pub use stream::{PredictionStream, StreamItem};
+
+pub use majority::{default_normalize, majority, majority_by, majority_of};
+pub use multi_chain_comparison::{MultiChainComparison, Rationalized};
+pub use program_of_thought::{ProgramOfThought, parse_code};
+pub use react::{Acted, ReAct, ToolCalling};
+pub use sandbox::{Capability, DEFAULT_ALLOWED_MODULES, Execution, PythonSandbox, SandboxConfig, SandboxError};
+pub use tool::{Json, Tool, ToolError, ToolFuture, ToolOutput, arg_schema, optional_arg_schema, take_arg};
+
+pub use assertions::{Assert, AssertionError, Backtracking, ConstraintKind, Suggest, assert, suggest};
+pub use best_of_n::{BestOfN, RewardFn};
+pub use parallel::{DEFAULT_MAX_ERRORS, Parallel};
+pub(crate) use parallel::run_bounded;
+#[doc(hidden)]
+pub use program::__input;
+pub use program::{ContainsPredictors, ForwardOutput, IntoPrediction, ModuleFields};
+pub use refine::{Refine, inspect_modules, offer_feedback_signature};
+pub use state::{DSPY_FORMAT_VERSION, ModuleExt, StateMismatch};
+pub(crate) use state::write_atomic;
 
 use crate::error::Result;
 use crate::example::Example;

@@ -89,14 +89,14 @@ impl<S: TypedSignature> Predict<S> {
         Self::with_signature(S::signature())
     }
 
+    /// A predictor for the typed signature of this value (what `signature!("...")` returns).
+    pub fn typed(_signature: S) -> Self {
+        Self::new()
+    }
+
     /// Calls the LM with typed inputs and returns typed outputs.
     pub async fn call(&self, input: impl Into<S::Input>) -> Result<Predicted<S::Output>> {
-        let inputs = match serde_json::to_value(input.into()) {
-            Ok(Value::Object(map)) => map,
-            Ok(other) => return Err(Error::Input(format!("inputs must serialise to an object, got {other}"))),
-            Err(e) => return Err(Error::Input(e.to_string())),
-        };
-        Predicted::new(self.forward_map(&inputs).await?)
+        Predicted::new(self.forward_map(&input_map(input.into())?).await?)
     }
 
     /// [`Predict::call`] for scripts and sync code: runs on a private runtime.
@@ -165,24 +165,58 @@ impl<S> Predict<S> {
 
     /// Calls the LM with a map of input values.
     pub async fn forward_map(&self, inputs: &Map<String, Value>) -> Result<Prediction> {
-        let current = settings::current();
-        let lm = self.lm.clone().or_else(|| current.lm()).ok_or(Error::NoLm)?;
-        let adapter = self.adapter.clone().unwrap_or_else(|| current.adapter());
+        let call = self.prepare(inputs)?;
+        let (completions, usage) =
+            adapter::run(&*call.adapter, &*call.lm, &self.signature, &self.demos, inputs, call.config).await?;
+        let prediction = Prediction::from_completions(completions).with_usage(usage);
+        trace::record(call.settings.inner(), self.id, inputs, &prediction);
+        Ok(prediction)
+    }
+
+    /// What one call uses: the LM and adapter in effect and the merged LM settings.
+    pub(crate) fn prepare(&self, inputs: &Map<String, Value>) -> Result<PreparedCall> {
+        let settings = settings::current();
+        let lm = self.lm.clone().or_else(|| settings.lm()).ok_or(Error::NoLm)?;
+        let adapter = self.adapter.clone().unwrap_or_else(|| settings.adapter());
         warn_on_input_mismatch(&self.signature, inputs);
         let mut config = lm.defaults().merged(&self.config);
         if config.n.unwrap_or(1) > 1 && config.temperature.is_none_or(|t| t <= 0.15) {
             // As DSPy: several samples at (near) zero temperature would all be the same.
             config.temperature = Some(0.7);
         }
-        let (completions, usage) = adapter::run(&*adapter, &*lm, &self.signature, &self.demos, inputs, config).await?;
-        let prediction = Prediction::from_completions(completions).with_usage(usage);
-        trace::record(current.inner(), self.id, inputs, &prediction);
-        Ok(prediction)
+        Ok(PreparedCall { lm, adapter, config, settings })
+    }
+
+    /// This predictor's identity.
+    pub(crate) fn predictor_id(&self) -> PredictorId {
+        self.id
+    }
+
+    /// This predictor's demos.
+    pub(crate) fn demo_list(&self) -> &[Example] {
+        &self.demos
     }
 
     /// Calls the LM with an example's fields as inputs.
     pub async fn forward(&self, inputs: &Example) -> Result<Prediction> {
         self.forward_map(inputs.data()).await
+    }
+}
+
+/// The LM, adapter, settings and LM configuration one call runs with.
+pub(crate) struct PreparedCall {
+    pub(crate) lm: Arc<dyn LanguageModel>,
+    pub(crate) adapter: Arc<dyn Adapter>,
+    pub(crate) config: LmConfig,
+    pub(crate) settings: settings::CurrentSettings,
+}
+
+/// Typed inputs as the field map the runtime works on.
+pub(crate) fn input_map<I: serde::Serialize>(input: I) -> Result<Map<String, Value>> {
+    match serde_json::to_value(input) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(other) => Err(Error::Input(format!("inputs must serialise to an object, got {other}"))),
+        Err(e) => Err(Error::Input(e.to_string())),
     }
 }
 

@@ -164,11 +164,9 @@ impl<'a> Ctx<'a> {
         let mismatch = || Failure::new(format!("expected {ty}, got {}", describe(value)));
         match ty {
             "string" => {
-                let s = match value {
-                    Value::String(s) => s.clone(),
-                    Value::Number(_) | Value::Bool(_) if lax => pyfmt::py_str(value),
-                    _ => return Err(mismatch()),
-                };
+                // pydantic's lax mode takes no numbers or booleans as text.
+                let Value::String(s) = value else { return Err(mismatch()) };
+                let s = s.clone();
                 let len = s.chars().count() as u64;
                 check_bound(obj, "minLength", len, |l, b| l >= b, "characters")?;
                 check_bound(obj, "maxLength", len, |l, b| l <= b, "characters")?;
@@ -179,13 +177,14 @@ impl<'a> Ctx<'a> {
                     Value::Number(n) if n.is_i64() || n.is_u64() => value.clone(),
                     Value::Number(n) => {
                         let f = n.as_f64().unwrap_or(f64::NAN);
-                        if lax && f.fract() == 0.0 && f.abs() < 9.0e15 {
+                        if lax && f.fract() == 0.0 && (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&f) {
                             Value::Number((f as i64).into())
                         } else {
                             return Err(mismatch());
                         }
                     }
                     Value::String(s) if lax => parse_int(s).ok_or_else(mismatch)?,
+                    Value::Bool(b) if lax => Value::Number(i64::from(*b).into()),
                     _ => return Err(mismatch()),
                 };
                 check_numeric(obj, &n)?;
@@ -194,7 +193,8 @@ impl<'a> Ctx<'a> {
             "number" => {
                 let f = match value {
                     Value::Number(n) => n.as_f64(),
-                    Value::String(s) if lax => s.trim().parse::<f64>().ok().filter(|f| f.is_finite()),
+                    Value::String(s) if lax => parse_float(s),
+                    Value::Bool(b) if lax => Some(if *b { 1.0 } else { 0.0 }),
                     _ => None,
                 }
                 .ok_or_else(mismatch)?;
@@ -206,15 +206,14 @@ impl<'a> Ctx<'a> {
                 Value::Bool(_) => Ok(value.clone()),
                 Value::String(s) if lax => parse_bool(s).map(Value::Bool).ok_or_else(mismatch),
                 Value::Number(n) if lax => match n.as_f64() {
-                    Some(f) if f == 0.0 => Ok(Value::Bool(false)),
-                    Some(f) if f == 1.0 => Ok(Value::Bool(true)),
+                    Some(0.0) => Ok(Value::Bool(false)),
+                    Some(1.0) => Ok(Value::Bool(true)),
                     _ => Err(mismatch()),
                 },
                 _ => Err(mismatch()),
             },
             "null" => match value {
                 Value::Null => Ok(Value::Null),
-                Value::String(s) if lax && matches!(s.trim(), "None" | "null" | "none") => Ok(Value::Null),
                 _ => Err(mismatch()),
             },
             "array" => {
@@ -275,7 +274,10 @@ impl<'a> Ctx<'a> {
         let mut out = Map::new();
         if let Some(props) = properties {
             for (name, prop_schema) in props {
-                match lookup(map, name, lax) {
+                // pydantic matches property names exactly; a case variant is only taken for a
+                // required property that is otherwise missing (where pydantic would fail).
+                let is_required = required.contains(&name.as_str()) && prop_schema.get("default").is_none();
+                match lookup(map, name, lax && is_required) {
                     Some(v) => {
                         let v = self.coerce(v, prop_schema, lax, depth + 1).map_err(|e| e.at(name.clone()))?;
                         out.insert(name.clone(), v);
@@ -349,7 +351,18 @@ fn match_member(value: &Value, members: &[Value], lax: bool) -> Option<Value> {
         return Some(m.clone());
     }
     let mut folded = members.iter().filter(|m| pyfmt::py_str(m).to_lowercase() == text.to_lowercase());
-    match (folded.next(), folded.next()) {
+    if let (Some(m), None) = (folded.next(), folded.next()) {
+        return Some(m.clone());
+    }
+    // An identifier-like spelling of a member (`HAPPY` for "happy :)", `IN_PROGRESS` for
+    // "in progress"), which is how Python enum members are usually named.
+    let ident = |s: &str| -> String { s.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect() };
+    let wanted = ident(&text);
+    if !wanted.chars().any(char::is_alphabetic) {
+        return None;
+    }
+    let mut named = members.iter().filter(|m| m.as_str().is_some_and(|v| ident(v) == wanted));
+    match (named.next(), named.next()) {
         (Some(m), None) => Some(m.clone()),
         _ => None,
     }
@@ -370,15 +383,43 @@ pub(crate) fn json_eq(a: &Value, b: &Value) -> bool {
     }
 }
 
+/// Digits with single underscores between them (`1_000`), as Python and pydantic accept them.
+fn strip_underscores(digits: &str) -> Option<String> {
+    let ok = !digits.starts_with('_') && !digits.ends_with('_') && !digits.contains("__");
+    ok.then(|| digits.replace('_', ""))
+}
+
+/// pydantic's text-to-int: trimmed, an optional sign, digits (with `_`), and an optional
+/// fraction of zeros (`"42.0"`).
 fn parse_int(s: &str) -> Option<Value> {
-    let t = s.trim();
-    if let Ok(i) = t.parse::<i64>() {
-        return Some(Value::Number(i.into()));
+    let t = pyfmt::strip(s);
+    let (sign, body) = match t.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", t.strip_prefix('+').unwrap_or(t)),
+    };
+    let (int_part, frac) = body.split_once('.').unwrap_or((body, ""));
+    if !frac.chars().all(|c| c == '0') || int_part.is_empty() || !int_part.chars().all(|c| c.is_ascii_digit() || c == '_') {
+        return None;
     }
-    match t.parse::<f64>() {
-        Ok(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Some(Value::Number((f as i64).into())),
+    let digits = strip_underscores(int_part)?;
+    let text = format!("{sign}{digits}");
+    match (text.parse::<i64>(), text.parse::<u64>()) {
+        (Ok(i), _) => Some(Value::Number(i.into())),
+        (_, Ok(u)) => Some(Value::Number(u.into())),
         _ => None,
     }
+}
+
+/// pydantic's text-to-float: trimmed, with `_` between digits; `inf`/`nan` are valid floats but
+/// cannot be represented in JSON, so they are refused.
+fn parse_float(s: &str) -> Option<f64> {
+    let t = pyfmt::strip(s);
+    if !t.chars().all(|c| c.is_ascii_digit() || matches!(c, '_' | '.' | 'e' | 'E' | '+' | '-')) {
+        return None;
+    }
+    let cleaned = strip_underscores(t)?;
+    let f = super::py::python_float(&cleaned)?;
+    f.is_finite().then_some(f)
 }
 
 fn parse_bool(s: &str) -> Option<bool> {
@@ -406,30 +447,20 @@ fn check_numeric(obj: &Map<String, Value>, n: &Value) -> Result<(), Failure> {
     let x = n.as_f64().unwrap_or(f64::NAN);
     let bound = |k: &str| obj.get(k).and_then(Value::as_f64);
     let fail = |what: &str, b: f64| Err(Failure::new(format!("must be {what} {}, got {}", pyfmt::float_repr(b), pyfmt::dumps(n))));
-    if let Some(b) = bound("minimum") {
-        if x < b {
-            return fail("at least", b);
-        }
+    if let Some(b) = bound("minimum") && x < b {
+        return fail("at least", b);
     }
-    if let Some(b) = bound("maximum") {
-        if x > b {
-            return fail("at most", b);
-        }
+    if let Some(b) = bound("maximum") && x > b {
+        return fail("at most", b);
     }
-    if let Some(b) = bound("exclusiveMinimum") {
-        if x <= b {
-            return fail("greater than", b);
-        }
+    if let Some(b) = bound("exclusiveMinimum") && x <= b {
+        return fail("greater than", b);
     }
-    if let Some(b) = bound("exclusiveMaximum") {
-        if x >= b {
-            return fail("less than", b);
-        }
+    if let Some(b) = bound("exclusiveMaximum") && x >= b {
+        return fail("less than", b);
     }
-    if let Some(b) = bound("multipleOf") {
-        if b != 0.0 && (x / b).fract().abs() > 1e-9 {
-            return fail("a multiple of", b);
-        }
+    if let Some(b) = bound("multipleOf") && b != 0.0 && (x / b).fract().abs() > 1e-9 {
+        return fail("a multiple of", b);
     }
     Ok(())
 }

@@ -158,13 +158,11 @@ impl FieldType {
         }
         let mut defs = Map::new();
         let mut schema = self.schema_with_defs(&mut defs);
-        if !defs.is_empty() {
-            if let Value::Object(map) = &mut schema {
-                let mut with_defs = Map::new();
-                with_defs.insert("$defs".into(), Value::Object(defs));
-                with_defs.extend(std::mem::take(map));
-                *map = with_defs;
-            }
+        if !defs.is_empty() && let Value::Object(map) = &mut schema {
+            let mut with_defs = Map::new();
+            with_defs.insert("$defs".into(), Value::Object(defs));
+            with_defs.extend(std::mem::take(map));
+            *map = with_defs;
         }
         schema
     }
@@ -181,6 +179,8 @@ impl FieldType {
                 json!({"type": "string", "title": self.name()})
             }
             FieldType::List(t) => json!({"items": t.schema_with_defs(defs), "type": "array"}),
+            // pydantic writes `dict[str, Any]` values as `true`, not as the empty schema.
+            FieldType::Dict(_, v) if **v == FieldType::Any => json!({"additionalProperties": true, "type": "object"}),
             FieldType::Dict(_, v) => json!({"additionalProperties": v.schema_with_defs(defs), "type": "object"}),
             FieldType::Tuple(items) => json!({
                 "maxItems": items.len(),
@@ -393,6 +393,7 @@ mod tests {
     fn schemas_match_pydantic() {
         assert_eq!(parse_type("Literal['a']").json_schema(), json!({"const": "a", "type": "string"}));
         assert_eq!(parse_type("Literal['a', 1]").json_schema(), json!({"enum": ["a", 1]}));
+        assert_eq!(parse_type("dict[str, Any]").json_schema(), json!({"additionalProperties": true, "type": "object"}));
         assert_eq!(
             parse_type("Optional[list[str]]").json_schema(),
             json!({"anyOf": [{"items": {"type": "string"}, "type": "array"}, {"type": "null"}]})

@@ -100,7 +100,7 @@ impl Field {
     /// The description as shown in prompts: empty when it is DSPy's `${name}` placeholder.
     pub fn description(&self) -> &str {
         let d = self.desc.as_str();
-        if d.len() == self.name.len() + 3 && d.starts_with("${") && d.ends_with('}') && &d[2..d.len() - 1] == self.name {
+        if d.len() == self.name.len() + 3 && d.starts_with("${") && d.ends_with('}') && d[2..d.len() - 1] == self.name {
             ""
         } else {
             d
@@ -121,18 +121,32 @@ impl Field {
 /// assert_eq!(sig.instructions(), "Given the fields `context`, `question`, produce the fields `answer`.");
 /// assert_eq!(sig.output_fields().next().unwrap().ty.name(), "int");
 /// ```
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct Signature {
     name: String,
     instructions: String,
     /// Inputs first, then outputs, each in declaration order.
     fields: Vec<Field>,
+    /// Changes on every modification; copies share it. Keys caches of formatted prompts.
+    version: u64,
+}
+
+impl PartialEq for Signature {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && self.instructions == other.instructions && self.fields == other.fields
+    }
+}
+
+fn next_version() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 impl Signature {
     /// An empty signature (add fields with [`Signature::append`]).
     pub fn new(name: impl Into<String>, instructions: impl Into<String>) -> Self {
-        Signature { name: name.into(), instructions: instructions.into(), fields: Vec::new() }
+        Signature { name: name.into(), instructions: instructions.into(), fields: Vec::new(), version: next_version() }
     }
 
     /// Builds a signature from fields; instructions default to DSPy's
@@ -150,6 +164,7 @@ impl Signature {
             return Err(SignatureError::NoOutputs);
         }
         sig.instructions = instructions.unwrap_or_else(|| sig.default_instructions());
+        sig.version = next_version();
         Ok(sig)
     }
 
@@ -182,6 +197,12 @@ impl Signature {
             }
         }
         Self::from_fields("StringSignature", None, fields)
+    }
+
+    /// An identifier of this signature's content: equal for copies, new after every change.
+    /// Adapters key their caches of formatted system messages on it.
+    pub fn version(&self) -> u64 {
+        self.version
     }
 
     /// The signature's name (the struct name, or `StringSignature`).
@@ -231,12 +252,14 @@ impl Signature {
     /// The same signature with new instructions.
     pub fn with_instructions(mut self, instructions: impl Into<String>) -> Self {
         self.instructions = instructions.into();
+        self.version = next_version();
         self
     }
 
     /// The same signature with `text` appended to the instructions after a blank line.
     pub fn append_instructions(mut self, text: &str) -> Self {
         self.instructions = format!("{}\n\n{}", self.instructions, text);
+        self.version = next_version();
         self
     }
 
@@ -266,12 +289,14 @@ impl Signature {
             FieldKind::Output => self.fields.iter().filter(|f| f.kind == FieldKind::Input).count(),
         };
         self.fields.insert(offset + at as usize, field);
+        self.version = next_version();
         Ok(self)
     }
 
     /// Removes a field; removing an absent field changes nothing, as in DSPy.
     pub fn remove(mut self, name: &str) -> Self {
         self.fields.retain(|f| f.name != name);
+        self.version = next_version();
         self
     }
 
@@ -279,6 +304,7 @@ impl Signature {
     pub fn with_updated_field(mut self, name: &str, update: impl FnOnce(&mut Field)) -> Result<Self, SignatureError> {
         let field = self.fields.iter_mut().find(|f| f.name == name).ok_or_else(|| SignatureError::UnknownField(name.into()))?;
         update(field);
+        self.version = next_version();
         Ok(self)
     }
 
@@ -306,6 +332,7 @@ impl Signature {
             )));
         }
         self.instructions = state.instructions.clone();
+        self.version = next_version();
         for (field, saved) in self.fields.iter_mut().zip(&state.fields) {
             field.prefix = saved.prefix.clone();
             field.desc = saved.description.clone();

@@ -163,7 +163,10 @@ impl Parser<'_> {
         }
         loop {
             let position = self.pos;
-            let name = self.ident().or_else(|_| {
+            let name = self.ident().or_else(|e| {
+                if e.message.contains("keyword") {
+                    return Err(e);
+                }
                 let found = self.describe_here();
                 self.err(format!("expected a field name, found {found}"))
             })?;
@@ -390,5 +393,6 @@ mod tests {
         let e = parse_signature("a -> 9b").unwrap_err();
         assert!(e.message.contains("field name"), "{e}");
         assert!(parse_signature("a ->").unwrap_err().message.contains("output"));
+        assert!(parse_signature("class -> a").unwrap_err().message.contains("keyword"));
     }
 }

@@ -57,7 +57,30 @@ pub fn named_type<T: schemars::JsonSchema>() -> FieldType {
     let generator = schemars::generate::SchemaSettings::draft2020_12().into_generator();
     let root = generator.into_root_schema_for::<T>();
     let schema = pydantic_style(root.to_value());
-    FieldType::named(name, schema)
+    match unit_enum_values(&schema) {
+        Some(values) => FieldType::Literal(values),
+        None => FieldType::named(name, schema),
+    }
+}
+
+/// The values of an enum of unit variants (`{"enum": [...]}` or `{"oneOf": [{"const": ...}]}`),
+/// which render as `Literal[...]` like DSPy's `Literal` types.
+fn unit_enum_values(schema: &Value) -> Option<Vec<Value>> {
+    if schema.get("properties").is_some() {
+        return None;
+    }
+    if let Some(Value::Array(values)) = schema.get("enum") {
+        return Some(values.clone());
+    }
+    let Value::Array(options) = schema.get("oneOf")? else { return None };
+    options
+        .iter()
+        .map(|o| match (o.get("const"), o.get("enum")) {
+            (Some(c), _) => Some(c.clone()),
+            (None, Some(Value::Array(one))) if one.len() == 1 => Some(one[0].clone()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Reshapes a schemars schema into pydantic's conventions: property titles, `anyOf` with
@@ -182,9 +205,25 @@ mod tests {
     }
 
     #[test]
-    fn enum_is_an_enum() {
+    fn unit_enums_are_literals() {
         let t = named_type::<Label>();
-        let FieldType::Named(n) = &t else { panic!() };
-        assert_eq!(n.enum_values().unwrap(), &vec![json!("supported"), json!("refuted")]);
+        assert_eq!(t, FieldType::Literal(vec![json!("supported"), json!("refuted")]));
+        assert_eq!(t.name(), "Literal['supported', 'refuted']");
+    }
+
+    /// Variants with docs make schemars emit `oneOf` consts; still a literal.
+    #[allow(dead_code)]
+    #[derive(schemars::JsonSchema)]
+    #[serde(rename_all = "lowercase")]
+    enum Documented {
+        /// Good.
+        Good,
+        /// Bad.
+        Bad,
+    }
+
+    #[test]
+    fn documented_unit_enums_are_literals() {
+        assert_eq!(named_type::<Documented>().name(), "Literal['good', 'bad']");
     }
 }

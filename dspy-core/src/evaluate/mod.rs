@@ -1,0 +1,16 @@
+//! Evaluation: metrics that score a prediction against an example, DSPy's built-in metrics,
+//! and [`Evaluate`], which runs a program over a devset.
+
+mod evaluator;
+mod metric;
+mod metrics;
+pub(crate) mod progress;
+mod semantic_f1;
+
+pub use evaluator::{Evaluate, EvaluationResult, EvaluationRow};
+pub use metric::{Metric, Score};
+pub use metrics::{
+    answer_exact_match, answer_f1, answer_match, answer_passage_match, dpr_normalize, em_score, exact_match, f1_score,
+    hotpot_f1_score, max_f1, max_hotpot_f1, normalize_text, passage_match,
+};
+pub use semantic_f1::{SemanticF1, semantic_f1_score, semantic_recall_precision};

@@ -1,0 +1,58 @@
+//! `batch`: one module over many inputs, concurrently, in order.
+
+use super::{Module, Parallel, Predict};
+use crate::error::Result;
+use crate::example::Example;
+use crate::prediction::{Predicted, Prediction};
+use crate::signature::TypedSignature;
+
+/// Runs `module` on every input with at most `concurrency` calls in flight. The results keep
+/// the input order, one per input: a failure is that input's `Err` and never loses the others.
+/// A progress bar is shown on a terminal.
+///
+/// ```
+/// use std::sync::Arc;
+/// use dspy_core::{DummyLM, Example, Predict, module::batch};
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let lm = Arc::new(DummyLM::by_substring(vec![
+///     ("one".into(), serde_json::json!({"n": "1"})),
+///     ("two".into(), serde_json::json!({"n": "2"})),
+/// ]));
+/// let p = Predict::parse("word -> n: int").unwrap().with_lm(lm);
+/// let inputs = vec![Example::new().with("word", "two"), Example::new().with("word", "one")];
+/// let out = batch(&p, &inputs, 4).await;
+/// assert_eq!(out[0].as_ref().unwrap().get("n"), Some(&serde_json::json!(2)));
+/// assert_eq!(out[1].as_ref().unwrap().get("n"), Some(&serde_json::json!(1)));
+/// # });
+/// ```
+pub async fn batch<M: Module + ?Sized>(module: &M, inputs: &[Example], concurrency: usize) -> Vec<Result<Prediction>> {
+    let runner = Parallel::new().num_threads(concurrency.max(1)).no_error_limit().access_examples(false).progress(true);
+    match runner.map(module, inputs).await {
+        Ok(results) => results,
+        // Without an error limit the run itself cannot fail; keep one result per input anyway.
+        Err(e) => inputs.iter().map(|_| Err(crate::Error::Other(e.to_string()))).collect(),
+    }
+}
+
+impl<S: TypedSignature> Predict<S> {
+    /// Typed [`batch`]: typed inputs in, typed outputs (or that input's error) out, in order.
+    pub async fn batch(&self, inputs: impl IntoIterator<Item = impl Into<S::Input>>, concurrency: usize) -> Vec<Result<Predicted<S::Output>>> {
+        let mut examples = Vec::new();
+        let mut bad = Vec::new();
+        for (i, input) in inputs.into_iter().enumerate() {
+            match super::predict::input_map(input.into()) {
+                Ok(map) => examples.push(Example::from_map(map)),
+                Err(e) => {
+                    examples.push(Example::new());
+                    bad.push((i, e));
+                }
+            }
+        }
+        let mut results: Vec<Result<Predicted<S::Output>>> =
+            batch(self, &examples, concurrency).await.into_iter().map(|r| r.and_then(Predicted::new)).collect();
+        for (i, e) in bad {
+            results[i] = Err(e);
+        }
+        results
+    }
+}

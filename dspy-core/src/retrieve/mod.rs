@@ -1,0 +1,125 @@
+//! Retrieval: a [`Retriever`] returns the passages most relevant to a query, with scores.
+//! [`Embeddings`] searches an in-memory corpus by exact cosine similarity over any
+//! [`Embedder`] (an OpenAI-compatible `/v1/embeddings` server or your own function);
+//! [`ColBERTv2`] queries a ColBERTv2 server; the [`Retrieve`] module calls the retriever
+//! configured with `dspy::configure(Settings::new().rm(..))`, as DSPy's `dspy.Retrieve(k)`.
+
+mod colbert;
+mod embedder;
+mod embeddings;
+mod retrieve_module;
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+pub use colbert::ColBERTv2;
+pub use embedder::{Embedder, FnEmbedder, OpenAIEmbedder};
+pub use embeddings::Embeddings;
+pub use retrieve_module::Retrieve;
+
+use crate::error::Result;
+
+/// One retrieved passage: its text, its score (higher is more relevant) and whatever else the
+/// retriever knows about it.
+///
+/// ```
+/// let p = dspy_core::retrieve::Passage::new("Paris is in France.").with_score(0.9);
+/// assert_eq!(p.score, Some(0.9));
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Passage {
+    /// The passage text (DSPy's `long_text`).
+    pub text: String,
+    /// The relevance score, when the retriever gives one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
+    /// The passage's position in the corpus, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<usize>,
+    /// Everything else the retriever returned (ColBERTv2's `pid`, `rank`, `prob`...).
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub metadata: Map<String, Value>,
+}
+
+impl Passage {
+    /// A passage with only its text.
+    pub fn new(text: impl Into<String>) -> Self {
+        Passage { text: text.into(), ..Passage::default() }
+    }
+
+    /// Sets the score.
+    pub fn with_score(mut self, score: f64) -> Self {
+        self.score = Some(score);
+        self
+    }
+}
+
+/// Finds the `k` passages most relevant to a query, best first.
+///
+/// ```
+/// use dspy_core::retrieve::{Passage, Retriever};
+/// #[derive(Debug)]
+/// struct Fixed;
+/// #[async_trait::async_trait]
+/// impl Retriever for Fixed {
+///     async fn retrieve(&self, query: &str, k: usize) -> dspy_core::Result<Vec<Passage>> {
+///         Ok(vec![Passage::new(format!("about {query}")); k])
+///     }
+/// }
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// assert_eq!(Fixed.retrieve("cats", 2).await.unwrap().len(), 2);
+/// # });
+/// ```
+#[async_trait::async_trait]
+pub trait Retriever: Send + Sync + fmt::Debug {
+    /// The top `k` passages for `query`, most relevant first.
+    async fn retrieve(&self, query: &str, k: usize) -> Result<Vec<Passage>>;
+}
+
+/// Why retrieval or embedding failed.
+///
+/// ```
+/// let e = dspy_core::retrieve::RetrieveError::NoRetriever;
+/// assert!(e.to_string().contains("configure"));
+/// ```
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RetrieveError {
+    /// `Retrieve` was called with no retriever given nor configured.
+    #[error("no retriever configured: call `dspy::configure(Settings::new().rm(...))` or give `Retrieve` one with `with_rm`")]
+    NoRetriever,
+    /// The server could not be reached.
+    #[error("request to {url} failed: {message}")]
+    Connection {
+        /// Where.
+        url: String,
+        /// Why.
+        message: String,
+    },
+    /// The server answered with an error status.
+    #[error("{url} answered {status}: {message}")]
+    Status {
+        /// Where.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+        /// The body (trimmed).
+        message: String,
+    },
+    /// The server's answer is not what the protocol says.
+    #[error("unexpected response from {url}: {message}")]
+    Malformed {
+        /// Where.
+        url: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The embedder failed or returned unusable vectors.
+    #[error("embedding failed: {0}")]
+    Embedding(String),
+    /// The query is missing or not text.
+    #[error("invalid query: {0}")]
+    Query(String),
+}

@@ -1,0 +1,285 @@
+//! `#[module]`: on a struct, the predictor walk over its fields (`ModuleFields`) and `Clone`;
+//! on the struct's `impl` block, the `Module` impl whose `forward` reads the typed arguments of
+//! the user's `forward` from the example by name.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens, quote, quote_spanned};
+use syn::ext::IdentExt;
+use syn::spanned::Spanned;
+use syn::{Attribute, Fields, FnArg, ImplItem, Item, ItemImpl, ItemStruct, LitStr, Meta, Pat, Path, ReturnType, Type};
+
+use crate::attr::Errors;
+
+/// `#[module(crate = "path", no_clone)]`.
+struct Args {
+    krate: Path,
+    no_clone: bool,
+}
+
+fn parse_args(args: TokenStream) -> syn::Result<Args> {
+    let mut krate: Option<Path> = None;
+    let mut no_clone = false;
+    let parser = syn::meta::parser(|meta| {
+        if meta.path.is_ident("crate") {
+            let lit: LitStr = meta.value()?.parse().map_err(|e| {
+                syn::Error::new(e.span(), "`crate` takes the path of the `dspy` crate as a string: `crate = \"::dspy\"`")
+            })?;
+            krate = Some(lit.parse().map_err(|_| syn::Error::new(lit.span(), "`crate` must be a path, such as `\"::dspy\"`"))?);
+            Ok(())
+        } else if meta.path.is_ident("no_clone") {
+            no_clone = true;
+            Ok(())
+        } else {
+            Err(meta.error("unknown `#[module]` option: expected `crate = \"...\"` or `no_clone`"))
+        }
+    });
+    syn::parse::Parser::parse2(parser, args)?;
+    Ok(Args { krate: krate.unwrap_or_else(|| syn::parse_quote!(::dspy)), no_clone })
+}
+
+/// The entry point: dispatches on the item.
+pub fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+    let args = parse_args(args)?;
+    let item: Item = syn::parse2(item)?;
+    match item {
+        Item::Struct(s) => expand_struct(&args, s),
+        Item::Impl(i) => expand_impl(&args, i),
+        Item::Enum(e) => Err(syn::Error::new_spanned(
+            {
+                let (token, ident) = (&e.enum_token, &e.ident);
+                quote!(#token #ident)
+            },
+            "`#[module]` needs a struct whose fields are modules, not an enum",
+        )),
+        other => Err(syn::Error::new(
+            item_span(&other),
+            "`#[module]` goes on a struct whose fields are modules, and on its `impl` block that defines `forward`",
+        )),
+    }
+}
+
+fn item_span(item: &Item) -> Span {
+    match item {
+        Item::Fn(f) => f.sig.ident.span(),
+        Item::Union(u) => u.ident.span(),
+        Item::Trait(t) => t.ident.span(),
+        Item::Mod(m) => m.ident.span(),
+        other => other.span(),
+    }
+}
+
+/// Whether `#[skip]` marks this field; an ill-formed `skip` is an error.
+fn take_skip(attrs: &mut Vec<Attribute>, errors: &mut Errors) -> bool {
+    let mut skip = false;
+    attrs.retain(|attr| {
+        if !attr.path().is_ident("skip") {
+            return true;
+        }
+        match &attr.meta {
+            Meta::Path(_) if !skip => skip = true,
+            Meta::Path(_) => errors.push(syn::Error::new_spanned(attr, "duplicate `#[skip]` attribute")),
+            other => errors.push(syn::Error::new_spanned(other, "`#[skip]` takes no arguments")),
+        }
+        false
+    });
+    skip
+}
+
+/// Whether the struct already derives `Clone`.
+fn derives_clone(attrs: &[Attribute]) -> bool {
+    attrs.iter().filter(|a| a.path().is_ident("derive")).any(|a| {
+        a.parse_args_with(syn::punctuated::Punctuated::<Path, syn::Token![,]>::parse_terminated)
+            .map(|paths| paths.iter().any(|p| p.segments.last().is_some_and(|s| s.ident == "Clone")))
+            .unwrap_or(false)
+    })
+}
+
+fn expand_struct(args: &Args, mut item: ItemStruct) -> syn::Result<TokenStream> {
+    let krate = &args.krate;
+    let mut errors = Errors::default();
+    let mut walk = Vec::new();
+    let mut walk_mut = Vec::new();
+    match &mut item.fields {
+        Fields::Named(fields) => {
+            for field in fields.named.iter_mut() {
+                let skip = take_skip(&mut field.attrs, &mut errors);
+                if skip {
+                    continue;
+                }
+                let Some(ident) = field.ident.clone() else { continue };
+                let name = ident.unraw().to_string();
+                let span = field.ty.span();
+                walk.push(quote_spanned! {span=>
+                    #krate::module::ContainsPredictors::collect_predictors(&self.#ident, #name, &mut __dspy_out);
+                });
+                walk_mut.push(quote_spanned! {span=>
+                    #krate::module::ContainsPredictors::collect_predictors_mut(&mut self.#ident, #name, &mut __dspy_out);
+                });
+            }
+        }
+        Fields::Unnamed(fields) => errors.push(syn::Error::new(
+            fields.span(),
+            "`#[module]` needs named fields (`struct Name { generate_answer: ChainOfThought<..>, .. }`): \
+             field names are the predictors' names in saved programs",
+        )),
+        Fields::Unit => {}
+    }
+    errors.finish()?;
+    let clone = (!args.no_clone && !derives_clone(&item.attrs)).then(|| quote!(#[derive(::core::clone::Clone)]));
+    let ident = &item.ident;
+    let (impl_generics, ty_generics, where_clause) = item.generics.split_for_impl();
+    let predictor = quote!(#krate::Predictor);
+    Ok(quote! {
+        #clone
+        #item
+
+        impl #impl_generics #krate::module::ModuleFields for #ident #ty_generics #where_clause {
+            fn field_predictors(&self) -> ::std::vec::Vec<(::std::string::String, &dyn #predictor)> {
+                #[allow(unused_mut)]
+                let mut __dspy_out = ::std::vec::Vec::new();
+                #(#walk)*
+                __dspy_out
+            }
+
+            fn field_predictors_mut(&mut self) -> ::std::vec::Vec<(::std::string::String, &mut dyn #predictor)> {
+                #[allow(unused_mut)]
+                let mut __dspy_out = ::std::vec::Vec::new();
+                #(#walk_mut)*
+                __dspy_out
+            }
+        }
+    })
+}
+
+/// `&Example` (any path ending in `Example`).
+fn is_example_ref(ty: &Type) -> bool {
+    match ty {
+        Type::Reference(r) if r.mutability.is_none() => {
+            matches!(&*r.elem, Type::Path(p) if p.qself.is_none() && p.path.segments.last().is_some_and(|s| s.ident == "Example"))
+        }
+        _ => false,
+    }
+}
+
+/// How `Module::forward` calls the user's `forward`.
+enum Call {
+    /// `forward(&self, inputs: &Example)`: the example as it is.
+    Example,
+    /// Typed arguments read from the example by name.
+    Typed(Vec<(syn::Ident, Type)>),
+}
+
+fn expand_impl(args: &Args, item: ItemImpl) -> syn::Result<TokenStream> {
+    let krate = &args.krate;
+    if let Some((path, _)) = &item.trait_ {
+        return Err(syn::Error::new_spanned(
+            path,
+            "`#[module]` goes on the struct's own `impl` block (the one with `forward`), not on a trait impl",
+        ));
+    }
+    let self_ty = &item.self_ty;
+    let forward = item.items.iter().find_map(|i| match i {
+        ImplItem::Fn(f) if f.sig.ident == "forward" => Some(f),
+        _ => None,
+    });
+    let Some(forward) = forward else {
+        return Err(syn::Error::new_spanned(
+            self_ty,
+            "`#[module]` on an `impl` block needs `async fn forward(&self, ...) -> Result<...>` in it; \
+             its arguments are read from the example's fields of the same names",
+        ));
+    };
+    let sig = &forward.sig;
+    let mut errors = Errors::default();
+    if !sig.generics.params.is_empty() {
+        errors.push(syn::Error::new_spanned(&sig.generics, "`forward` cannot be generic: its arguments are read from JSON into concrete types"));
+    }
+    let mut inputs = sig.inputs.iter();
+    match inputs.next() {
+        Some(FnArg::Receiver(r)) if matches!(r.kind, syn::ReceiverKind::Reference(_, _, None)) => {}
+        Some(FnArg::Receiver(r)) => errors.push(syn::Error::new_spanned(r, "`forward` takes `&self` (programs run concurrently and are not changed by a call)")),
+        _ => errors.push(syn::Error::new_spanned(&sig.ident, "`forward` takes `&self` as its first argument")),
+    }
+    let params: Vec<&syn::PatType> = inputs
+        .filter_map(|a| match a {
+            FnArg::Typed(t) => Some(t),
+            FnArg::Receiver(_) => None,
+        })
+        .collect();
+    let call = if params.len() == 1 && is_example_ref(&params[0].ty) {
+        Call::Example
+    } else {
+        let mut typed = Vec::new();
+        for p in &params {
+            let Pat::Ident(pat) = &*p.pat else {
+                errors.push(syn::Error::new_spanned(&p.pat, "`forward`'s arguments must be plain names: each is read from the example field of that name"));
+                continue;
+            };
+            if pat.by_ref.is_some() || pat.subpat.is_some() {
+                errors.push(syn::Error::new_spanned(pat, "`forward`'s arguments must be plain names"));
+                continue;
+            }
+            match &*p.ty {
+                Type::Reference(_) => errors.push(syn::Error::new_spanned(
+                    &p.ty,
+                    "`forward`'s arguments are read from the example and must be owned types (`String`, not `&str`); \
+                     to take the whole example, write `forward(&self, inputs: &Example)`",
+                )),
+                Type::ImplTrait(_) => errors.push(syn::Error::new_spanned(&p.ty, "`forward`'s arguments need concrete types, not `impl Trait`")),
+                _ => typed.push((pat.ident.clone(), (*p.ty).clone())),
+            }
+        }
+        Call::Typed(typed)
+    };
+    if let ReturnType::Default = sig.output {
+        errors.push(syn::Error::new_spanned(
+            &sig.ident,
+            "`forward` must return a `Result` of a `Prediction`, `Predicted<T>`, field map or JSON object",
+        ));
+    }
+    errors.finish()?;
+
+    let program = match &**self_ty {
+        Type::Path(p) => p.path.segments.last().map(|s| s.ident.unraw().to_string()).unwrap_or_default(),
+        other => other.to_token_stream().to_string(),
+    };
+    let awaited = sig.asyncness.map(|_| quote!(.await));
+    let body = match &call {
+        Call::Example => quote! {
+            #krate::module::ForwardOutput::into_forward_result(<#self_ty>::forward(self, __dspy_inputs) #awaited)
+        },
+        Call::Typed(params) => {
+            let reads = params.iter().map(|(ident, ty)| {
+                let name = ident.unraw().to_string();
+                quote_spanned! {ty.span()=>
+                    let #ident: #ty = #krate::module::__input(__dspy_inputs, #name, #program)?;
+                }
+            });
+            let idents = params.iter().map(|(i, _)| i);
+            quote! {
+                #(#reads)*
+                #krate::module::ForwardOutput::into_forward_result(<#self_ty>::forward(self, #(#idents),*) #awaited)
+            }
+        }
+    };
+    let (impl_generics, _, where_clause) = item.generics.split_for_impl();
+    let fields = quote_spanned!(self_ty.span()=> <Self as #krate::module::ModuleFields>);
+    Ok(quote! {
+        #item
+
+        #[#krate::__private::async_trait]
+        impl #impl_generics #krate::Module for #self_ty #where_clause {
+            async fn forward(&self, __dspy_inputs: &#krate::Example) -> #krate::Result<#krate::Prediction> {
+                #body
+            }
+
+            fn named_predictors(&self) -> ::std::vec::Vec<(::std::string::String, &dyn #krate::Predictor)> {
+                #fields::field_predictors(self)
+            }
+
+            fn named_predictors_mut(&mut self) -> ::std::vec::Vec<(::std::string::String, &mut dyn #krate::Predictor)> {
+                #fields::field_predictors_mut(self)
+            }
+        }
+    })
+}

@@ -1,0 +1,582 @@
+//! `signature!`: DSPy's string signatures, parsed at compile time by the runtime's own parser.
+
+use proc_macro2::{Literal, Span, TokenStream};
+use quote::{ToTokens, quote, quote_spanned};
+use syn::parse::{Parse, ParseStream};
+use syn::{Attribute, Ident, LitStr, Path, Token, Visibility};
+
+use crate::ast::{Kind, Model, ModelField, doc_values, joined_doc};
+use crate::attr::Errors;
+use crate::expand;
+use crate::syntax::{self, TypeExpr};
+
+const NOT_A_LITERAL: &str = "`signature!` takes a string literal, checked at compile time: \
+     `signature!(\"question -> answer\")` (for a string known only at run time, use `Signature::parse`)";
+
+/// What `signature!` was given.
+enum MacroInput {
+    /// `signature!("question -> answer")`
+    Expr(LitStr),
+    /// `signature! { /// Docs. \n pub Name = "question -> answer" }`
+    Items(Vec<Item>),
+}
+
+/// `#[doc = ..]* vis Name = "signature"`
+struct Item {
+    attrs: Vec<Attribute>,
+    vis: Visibility,
+    ident: Ident,
+    lit: LitStr,
+}
+
+impl Parse for MacroInput {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        if input.is_empty() {
+            return Err(input.error("expected a string signature: `signature!(\"question -> answer\")`"));
+        }
+        if input.peek(LitStr) {
+            let lit: LitStr = input.parse()?;
+            if !input.is_empty() {
+                let rest: TokenStream = input.parse()?;
+                return Err(syn::Error::new_spanned(rest, "unexpected tokens after the signature string"));
+            }
+            return Ok(MacroInput::Expr(lit));
+        }
+        let item_like =
+            input.peek(Token![#]) || input.peek(Token![pub]) || (input.peek(Ident) && input.peek2(Token![=]));
+        if !item_like {
+            let rest: TokenStream = input.parse()?;
+            return Err(syn::Error::new_spanned(rest, NOT_A_LITERAL));
+        }
+        let mut items = Vec::new();
+        while !input.is_empty() {
+            items.push(input.parse()?);
+            if !input.is_empty() {
+                input.parse::<Token![;]>()?;
+            }
+        }
+        Ok(MacroInput::Items(items))
+    }
+}
+
+impl Parse for Item {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let attrs = input.call(Attribute::parse_outer)?;
+        let vis: Visibility = input.parse()?;
+        let ident: Ident = input.parse()?;
+        input.parse::<Token![=]>()?;
+        if !input.peek(LitStr) {
+            let rest: TokenStream = input.fork().parse()?;
+            return Err(syn::Error::new_spanned(rest, NOT_A_LITERAL));
+        }
+        let lit = input.parse()?;
+        Ok(Item { attrs, vis, ident, lit })
+    }
+}
+
+/// Expands `signature!`.
+pub fn expand(tokens: TokenStream) -> syn::Result<TokenStream> {
+    match syn::parse2::<MacroInput>(tokens)? {
+        MacroInput::Expr(lit) => {
+            let krate: Path = syn::parse_quote!(::dspy);
+            let ident = Ident::new("StringSignature", Span::call_site());
+            let (model, single_string) = build(&lit, krate, Visibility::Inherited, ident.clone(), None)?;
+            let definitions = definitions(&model, single_string);
+            Ok(quote! {
+                {
+                    #[derive(::core::clone::Clone, ::core::marker::Copy, ::core::fmt::Debug, ::core::default::Default)]
+                    struct #ident;
+                    #definitions
+                    #ident
+                }
+            })
+        }
+        MacroInput::Items(items) => {
+            let mut out = TokenStream::new();
+            let mut errors = Errors::default();
+            for item in items {
+                if let Some(tokens) = errors.handle(expand_item(item)) {
+                    out.extend(tokens);
+                }
+            }
+            errors.finish()?;
+            Ok(out)
+        }
+    }
+}
+
+fn expand_item(item: Item) -> syn::Result<TokenStream> {
+    let Item { attrs, vis, ident, lit } = item;
+    let mut krate: Path = syn::parse_quote!(::dspy);
+    for attr in &attrs {
+        if attr.path().is_ident("signature") {
+            attr.parse_nested_meta(|meta| {
+                if meta.path.is_ident("crate") {
+                    let path: LitStr = meta.value()?.parse()?;
+                    krate = path.parse()?;
+                    Ok(())
+                } else {
+                    Err(meta.error("unknown `signature` option: the only one is `crate = \"path\"`"))
+                }
+            })?;
+        } else if !attr.path().is_ident("doc") {
+            return Err(syn::Error::new_spanned(
+                attr,
+                "only doc comments and `#[signature(crate = \"...\")]` are allowed on a `signature!` item",
+            ));
+        }
+    }
+    let docs = doc_values(&attrs);
+    let instructions = joined_doc(&docs);
+    let (model, single_string) = build(&lit, krate, vis.clone(), ident.clone(), instructions)?;
+    let definitions = definitions(&model, single_string);
+    let struct_doc = if docs.is_empty() {
+        let text = format!("The signature `{}`.", lit.value());
+        quote!(#[doc = #text])
+    } else {
+        quote!(#(#[doc = #docs])*)
+    };
+    Ok(quote! {
+        #struct_doc
+        #[derive(
+            ::core::clone::Clone, ::core::marker::Copy, ::core::fmt::Debug, ::core::default::Default,
+            ::core::cmp::PartialEq, ::core::cmp::Eq, ::core::hash::Hash
+        )]
+        #vis struct #ident;
+        #definitions
+    })
+}
+
+/// The input and output structs, the `TypedSignature` impl and the input conversions.
+fn definitions(model: &Model, single_string: bool) -> TokenStream {
+    let typed = expand::typed_signature(model);
+    let conversions = expand::input_conversions(model, single_string);
+    quote! {
+        #typed
+        #conversions
+    }
+}
+
+/// Parses the literal and builds the model, every field checked; also says whether the only
+/// input is a `String`.
+fn build(
+    lit: &LitStr,
+    krate: Path,
+    vis: Visibility,
+    ident: Ident,
+    instructions: Option<TokenStream>,
+) -> syn::Result<(Model, bool)> {
+    let source = lit.value();
+    let decl = syntax::parse_signature(&source)
+        .map_err(|e| error_at(lit, &source, e.position, &format!("invalid signature: {}", e.message)))?;
+    let span = lit.span();
+    let mut errors = Errors::default();
+    let mut fields = Vec::new();
+    let mut string_inputs = 0;
+    for (decls, kind) in [(&decl.inputs, Kind::Input), (&decl.outputs, Kind::Output)] {
+        for d in decls {
+            let field = (|| -> Result<ModelField, (usize, String)> {
+                let ident = rust_ident(&d.name, span, false).map_err(|m| (d.position, format!("field name {m}")))?;
+                let ty = match &d.ty {
+                    None => PyType::Str,
+                    Some(expr) => PyType::from_expr(expr, d.position)?,
+                };
+                let type_position = d.ty.as_ref().and_then(expr_position).unwrap_or(d.position);
+                let rust_ty =
+                    ty.rust_type(&krate, span).map_err(|m| (type_position, format!("field `{}`: {m}", d.name)))?;
+                if kind == Kind::Input && ty.is_string() {
+                    string_inputs += 1;
+                }
+                let field_type = ty.field_type(&krate, span).map_err(|m| (type_position, m))?;
+                let text = format!("The `{}` {} (`{}`).", d.name, kind.attr_name(), ty.name());
+                Ok(ModelField {
+                    ident,
+                    name: d.name.clone(),
+                    name_span: span,
+                    kind,
+                    ty: rust_ty,
+                    field_type,
+                    desc: None,
+                    prefix: None,
+                    renamed: false,
+                    docs: quote_spanned!(span=> #[doc = #text]),
+                    ty_span: span,
+                })
+            })();
+            match field {
+                Ok(f) => fields.push(f),
+                Err((position, message)) => errors.push(error_at(lit, &source, position, &message)),
+            }
+        }
+    }
+    errors.finish()?;
+    let single_string = decl.inputs.len() == 1 && string_inputs == 1;
+    let model = Model {
+        input_ident: quote::format_ident!("{}Input", ident),
+        output_ident: quote::format_ident!("{}Output", ident),
+        name: syn::ext::IdentExt::unraw(&ident).to_string(),
+        ident,
+        krate,
+        vis,
+        instructions,
+        fields,
+        span,
+    };
+    Ok((model, single_string))
+}
+
+/// Where a type expression starts, when the parser recorded it.
+fn expr_position(expr: &TypeExpr) -> Option<usize> {
+    match expr {
+        TypeExpr::Name { position, .. } => Some(*position),
+        TypeExpr::Union(members) => members.first().and_then(expr_position),
+        _ => None,
+    }
+}
+
+/// An error on the literal, naming the character position and pointing at it.
+fn error_at(lit: &LitStr, source: &str, position: usize, message: &str) -> syn::Error {
+    let mut text = format!("{message} (at character {position})");
+    if !source.contains('\n') && source.chars().count() <= 120 {
+        let caret: String = " ".repeat(position);
+        text.push_str(&format!("\n  {source}\n  {caret}^"));
+    }
+    syn::Error::new(lit.span(), text)
+}
+
+/// A Rust identifier for a Python name: keywords become raw identifiers (`r#type`).
+fn rust_ident(name: &str, span: Span, path_segment: bool) -> Result<Ident, String> {
+    if syn::parse_str::<Ident>(name).is_ok() {
+        return Ok(Ident::new(name, span));
+    }
+    if path_segment && matches!(name, "crate" | "self" | "super") {
+        return Ok(Ident::new(name, span));
+    }
+    if !matches!(name, "crate" | "self" | "super" | "Self" | "_")
+        && syn::parse_str::<Ident>(&format!("r#{name}")).is_ok()
+    {
+        return Ok(Ident::new_raw(name, span));
+    }
+    Err(format!("`{name}` cannot be a Rust identifier, not even a raw one (`r#{name}`); rename it"))
+}
+
+/// A constant inside `Literal[...]`.
+#[derive(Clone, Debug, PartialEq)]
+enum Const {
+    Str(String),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    None,
+}
+
+/// A resolved DSPy type: the compile-time twin of `dspy_core::FieldType`, built by the same rules
+/// as `FieldType::from_expr`, so the generated `FieldType` equals the run-time parser's.
+#[derive(Clone, Debug, PartialEq)]
+enum PyType {
+    Str,
+    Int,
+    Float,
+    Bool,
+    Any,
+    NoneType,
+    Image,
+    Audio,
+    List(Box<PyType>),
+    Dict(Box<PyType>, Box<PyType>),
+    Tuple(Vec<PyType>),
+    Union(Vec<PyType>),
+    Literal(Vec<Const>),
+    /// A user type, by its dotted name.
+    Named(String),
+}
+
+type TypeResult = Result<PyType, (usize, String)>;
+
+impl PyType {
+    /// `FieldType::optional`.
+    fn optional(inner: PyType) -> PyType {
+        match inner {
+            PyType::Union(mut members) => {
+                if !members.contains(&PyType::NoneType) {
+                    members.push(PyType::NoneType);
+                }
+                PyType::Union(members)
+            }
+            inner => PyType::Union(vec![inner, PyType::NoneType]),
+        }
+    }
+
+    /// `union_of` of the runtime.
+    fn union_of(mut members: Vec<PyType>) -> PyType {
+        members.dedup();
+        if members.len() == 1 { members.pop().expect("one member") } else { PyType::Union(members) }
+    }
+
+    /// `FieldType::from_expr`, with user types kept by name.
+    fn from_expr(expr: &TypeExpr, field_position: usize) -> TypeResult {
+        let all =
+            |args: &[TypeExpr]| args.iter().map(|a| Self::from_expr(a, field_position)).collect::<Result<Vec<_>, _>>();
+        match expr {
+            TypeExpr::None => Ok(PyType::NoneType),
+            TypeExpr::Union(members) => Ok(Self::union_of(all(members)?)),
+            TypeExpr::Str(_) | TypeExpr::Int(_) | TypeExpr::Float(_) | TypeExpr::Bool(_) => {
+                Err((field_position, "a constant is only allowed inside `Literal[...]`".into()))
+            }
+            TypeExpr::Name { name, args, position } => {
+                let position = *position;
+                let base = name.rsplit('.').next().unwrap_or(name);
+                let arity = |n: usize| -> Result<(), (usize, String)> {
+                    if args.len() == n {
+                        Ok(())
+                    } else {
+                        Err((position, format!("`{name}` takes {n} type argument(s), found {}", args.len())))
+                    }
+                };
+                let arg = |i: usize| Self::from_expr(&args[i], field_position);
+                let no_args = |t: PyType| -> TypeResult {
+                    if args.is_empty() { Ok(t) } else { Err((position, format!("`{name}` takes no type arguments"))) }
+                };
+                match base {
+                    "str" => no_args(PyType::Str),
+                    "int" => no_args(PyType::Int),
+                    "float" => no_args(PyType::Float),
+                    "bool" => no_args(PyType::Bool),
+                    "Any" => no_args(PyType::Any),
+                    "NoneType" => no_args(PyType::NoneType),
+                    "Image" => no_args(PyType::Image),
+                    "Audio" => no_args(PyType::Audio),
+                    "list" | "List" | "set" | "Set" | "frozenset" | "Sequence" => {
+                        if args.is_empty() {
+                            return Ok(PyType::List(Box::new(PyType::Any)));
+                        }
+                        arity(1)?;
+                        Ok(PyType::List(Box::new(arg(0)?)))
+                    }
+                    "dict" | "Dict" | "Mapping" => {
+                        if args.is_empty() {
+                            return Ok(PyType::Dict(Box::new(PyType::Str), Box::new(PyType::Any)));
+                        }
+                        arity(2)?;
+                        let key = arg(0)?;
+                        if key != PyType::Str {
+                            return Err((position, format!("dictionary keys must be `str`, found `{}`", key.name())));
+                        }
+                        Ok(PyType::Dict(Box::new(key), Box::new(arg(1)?)))
+                    }
+                    "tuple" | "Tuple" => {
+                        if args.len() == 2 && matches!(&args[1], TypeExpr::Name { name, .. } if name == "Ellipsis") {
+                            return Ok(PyType::List(Box::new(arg(0)?)));
+                        }
+                        Ok(PyType::Tuple(all(args)?))
+                    }
+                    "Optional" => {
+                        arity(1)?;
+                        Ok(Self::optional(arg(0)?))
+                    }
+                    "Union" => {
+                        let members = all(args)?;
+                        if members.is_empty() {
+                            return Err((position, "`Union` needs type arguments".into()));
+                        }
+                        Ok(Self::union_of(members))
+                    }
+                    "Literal" => {
+                        if args.is_empty() {
+                            return Err((position, "`Literal` needs at least one value".into()));
+                        }
+                        let values = args
+                            .iter()
+                            .map(|a| match a {
+                                TypeExpr::Str(s) => Ok(Const::Str(s.clone())),
+                                TypeExpr::Int(i) => Ok(Const::Int(*i)),
+                                TypeExpr::Float(f) => Ok(Const::Float(*f)),
+                                TypeExpr::Bool(b) => Ok(Const::Bool(*b)),
+                                TypeExpr::None => Ok(Const::None),
+                                _ => Err((position, "`Literal` values must be constants".to_string())),
+                            })
+                            .collect::<Result<Vec<_>, _>>()?;
+                        Ok(PyType::Literal(values))
+                    }
+                    _ => no_args(PyType::Named(name.clone())),
+                }
+            }
+        }
+    }
+
+    /// Whether the Rust type is `String` (`str`, or a `Literal` of strings).
+    fn is_string(&self) -> bool {
+        match self {
+            PyType::Str => true,
+            PyType::Literal(values) => values.iter().all(|v| matches!(v, Const::Str(_))),
+            _ => false,
+        }
+    }
+
+    /// The name DSPy prints (for messages and docs).
+    fn name(&self) -> String {
+        let join = |ts: &[PyType]| ts.iter().map(PyType::name).collect::<Vec<_>>().join(", ");
+        match self {
+            PyType::Str => "str".into(),
+            PyType::Int => "int".into(),
+            PyType::Float => "float".into(),
+            PyType::Bool => "bool".into(),
+            PyType::Any => "Any".into(),
+            PyType::NoneType => "NoneType".into(),
+            PyType::Image => "Image".into(),
+            PyType::Audio => "Audio".into(),
+            PyType::List(t) => format!("list[{}]", t.name()),
+            PyType::Dict(k, v) => format!("dict[{}, {}]", k.name(), v.name()),
+            PyType::Tuple(ts) => format!("tuple[{}]", join(ts)),
+            PyType::Union(ts) => format!("Union[{}]", join(ts)),
+            PyType::Literal(values) => {
+                let values: Vec<String> = values
+                    .iter()
+                    .map(|v| match v {
+                        Const::Str(s) => format!("{s:?}"),
+                        Const::Int(i) => i.to_string(),
+                        Const::Float(f) => f.to_string(),
+                        Const::Bool(b) => if *b { "True" } else { "False" }.to_string(),
+                        Const::None => "None".into(),
+                    })
+                    .collect();
+                format!("Literal[{}]", values.join(", "))
+            }
+            PyType::Named(n) => n.clone(),
+        }
+    }
+
+    /// The Rust type of a field of this type.
+    fn rust_type(&self, krate: &Path, span: Span) -> Result<TokenStream, String> {
+        Ok(match self {
+            PyType::Str => quote!(::std::string::String),
+            PyType::Int => quote!(i64),
+            PyType::Float => quote!(f64),
+            PyType::Bool => quote!(bool),
+            PyType::Any => quote!(#krate::__private::serde_json::Value),
+            PyType::NoneType => {
+                return Err("`None` is only supported inside `Optional[...]` (`T | None`)".into());
+            }
+            PyType::Image => quote!(#krate::Image),
+            PyType::Audio => quote!(#krate::Audio),
+            PyType::List(t) => {
+                let t = t.rust_type(krate, span)?;
+                quote!(::std::vec::Vec<#t>)
+            }
+            PyType::Dict(_, v) => {
+                let v = v.rust_type(krate, span)?;
+                quote!(::std::collections::BTreeMap<::std::string::String, #v>)
+            }
+            PyType::Tuple(ts) => {
+                if ts.is_empty() {
+                    return Err("an empty `tuple` is not supported".into());
+                }
+                let ts = ts.iter().map(|t| t.rust_type(krate, span)).collect::<Result<Vec<_>, _>>()?;
+                quote!((#(#ts,)*))
+            }
+            PyType::Union(members) => {
+                let some: Vec<&PyType> = members.iter().filter(|m| **m != PyType::NoneType).collect();
+                if some.len() == 1 && some.len() < members.len() {
+                    let t = some[0].rust_type(krate, span)?;
+                    quote!(::core::option::Option<#t>)
+                } else {
+                    return Err(format!(
+                        "`{}` is not supported: a Rust field has one type, so the only unions allowed are \
+                         `Optional[T]` and `T | None` (use a named enum, or `Any`)",
+                        self.name()
+                    ));
+                }
+            }
+            PyType::Literal(values) => literal_rust_type(values, krate),
+            PyType::Named(name) => named_path(name, span)?.into_token_stream(),
+        })
+    }
+
+    /// An expression building this type's `FieldType`.
+    fn field_type(&self, krate: &Path, span: Span) -> Result<TokenStream, String> {
+        let ft = quote!(#krate::FieldType);
+        let all = |ts: &[PyType]| ts.iter().map(|t| t.field_type(krate, span)).collect::<Result<Vec<_>, _>>();
+        Ok(match self {
+            PyType::Str => quote!(#ft::Str),
+            PyType::Int => quote!(#ft::Int),
+            PyType::Float => quote!(#ft::Float),
+            PyType::Bool => quote!(#ft::Bool),
+            PyType::Any => quote!(#ft::Any),
+            PyType::NoneType => quote!(#ft::NoneType),
+            PyType::Image => quote!(#ft::Image),
+            PyType::Audio => quote!(#ft::Audio),
+            PyType::List(t) => {
+                let t = t.field_type(krate, span)?;
+                quote!(#ft::List(::std::boxed::Box::new(#t)))
+            }
+            PyType::Dict(k, v) => {
+                let (k, v) = (k.field_type(krate, span)?, v.field_type(krate, span)?);
+                quote!(#ft::Dict(::std::boxed::Box::new(#k), ::std::boxed::Box::new(#v)))
+            }
+            PyType::Tuple(ts) => {
+                let ts = all(ts)?;
+                quote!(#ft::Tuple(::std::vec![#(#ts),*]))
+            }
+            PyType::Union(ts) => {
+                let ts = all(ts)?;
+                quote!(#ft::Union(::std::vec![#(#ts),*]))
+            }
+            PyType::Literal(values) => {
+                let value = quote!(#krate::__private::serde_json::Value);
+                let values = values.iter().map(|v| match v {
+                    Const::Str(s) => quote!(#value::String(::std::string::String::from(#s))),
+                    Const::Int(i) => {
+                        let i = Literal::i64_suffixed(*i);
+                        quote!(#value::from(#i))
+                    }
+                    Const::Float(f) if f.is_finite() => {
+                        let f = Literal::f64_suffixed(*f);
+                        quote!(#value::from(#f))
+                    }
+                    // `json!(inf)` is `null`, as serde_json writes non-finite floats.
+                    Const::Float(_) | Const::None => quote!(#value::Null),
+                    Const::Bool(b) => quote!(#value::Bool(#b)),
+                });
+                quote!(#ft::Literal(::std::vec![#(#values),*]))
+            }
+            PyType::Named(name) => {
+                let path = named_path(name, span)?;
+                quote!(#krate::named_type::<#path>())
+            }
+        })
+    }
+}
+
+/// The Rust type of a `Literal[...]` field: its values' common type.
+fn literal_rust_type(values: &[Const], krate: &Path) -> TokenStream {
+    let all = |pred: fn(&Const) -> bool| values.iter().filter(|v| **v != Const::None).all(pred);
+    let some = values.iter().any(|v| *v != Const::None);
+    let base = if !some {
+        None
+    } else if all(|v| matches!(v, Const::Str(_))) {
+        Some(quote!(::std::string::String))
+    } else if all(|v| matches!(v, Const::Int(_))) {
+        Some(quote!(i64))
+    } else if all(|v| matches!(v, Const::Bool(_))) {
+        Some(quote!(bool))
+    } else if all(|v| matches!(v, Const::Int(_) | Const::Float(_))) {
+        Some(quote!(f64))
+    } else {
+        None
+    };
+    match base {
+        Some(t) if values.contains(&Const::None) => quote!(::core::option::Option<#t>),
+        Some(t) => t,
+        None => quote!(#krate::__private::serde_json::Value),
+    }
+}
+
+/// `models.Verdict` → `models::Verdict`, spanned at the literal so "cannot find type" points there.
+fn named_path(name: &str, span: Span) -> Result<Path, String> {
+    let mut segments = Vec::new();
+    for (i, segment) in name.split('.').enumerate() {
+        segments
+            .push(rust_ident(segment, span, i == 0).map_err(|_| format!("`{name}` is not a valid Rust type path"))?);
+    }
+    Ok(syn::parse_quote_spanned!(span=> #(#segments)::*))
+}

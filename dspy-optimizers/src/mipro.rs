@@ -1,0 +1,700 @@
+//! MIPROv2 (DSPy's `dspy.MIPROv2`): joint search over each predictor's instruction and demos,
+//! in DSPy's three stages.
+//!
+//! 1. **Bootstrap demo sets**: DSPy's candidate schedule (zero-shot, labeled-only, unshuffled
+//!    bootstrap, shuffled bootstraps) through the shared
+//!    [`create_n_fewshot_demo_sets`].
+//! 2. **Propose instructions**: the [`GroundedProposer`] writes instructions from a dataset
+//!    summary, a description of the program and of each module, the module's bootstrapped demos
+//!    and a random prompting tip; the first candidate of each predictor is its current
+//!    instruction.
+//! 3. **Bayesian search**: a [Tree-structured Parzen Estimator](crate::tpe) picks, per trial,
+//!    one instruction and one demo set per predictor; each trial is scored on a random
+//!    minibatch of the valset, and every `minibatch_full_eval_steps` trials the combination with
+//!    the best mean minibatch score (not yet fully evaluated) is scored on the whole valset. The
+//!    best full-valset score wins; the default program is the first (full) trial.
+//!
+//! `auto = light | medium | heavy` sets the budget as DSPy does ([`AutoMode`]); with
+//! `max_bootstrapped_demos = max_labeled_demos = 0` only instructions are searched (zero-shot
+//! mode, where bootstrapped demos still ground the proposals).
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use dspy_core::evaluate::Metric;
+use dspy_core::{Error, Example, LanguageModel, Module, Result, Settings, settings, usage};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::bootstrap::{BootstrapFewShot, DemoSet, create_n_fewshot_demo_sets};
+use crate::engine::{Engine, EvalRun, RunConfig, SeededRng, derive_seed, seeded_rng};
+use crate::proposer_grounded::GroundedProposer;
+use crate::tpe::{ParamValue, Params, SearchSpace, TpeSampler};
+use crate::{CompileReport, Compiled, Optimizer, Trial};
+
+/// DSPy's `BOOTSTRAPPED_FEWSHOT_EXAMPLES_IN_CONTEXT`: bootstrapped demos per set in zero-shot
+/// mode (used only to ground the proposals).
+pub const BOOTSTRAPPED_FEWSHOT_EXAMPLES_IN_CONTEXT: usize = 3;
+/// DSPy's `MIN_MINIBATCH_SIZE`: with `auto`, minibatches are used when the valset is larger.
+pub const MIN_MINIBATCH_SIZE: usize = 50;
+
+/// DSPy's run presets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AutoMode {
+    /// `n = 6` candidates, valset capped at 100.
+    Light,
+    /// `n = 12` candidates, valset capped at 300.
+    Medium,
+    /// `n = 18` candidates, valset capped at 1000.
+    Heavy,
+}
+
+impl AutoMode {
+    /// DSPy's number of candidates `n` for this preset.
+    pub fn num_candidates(self) -> usize {
+        match self {
+            AutoMode::Light => 6,
+            AutoMode::Medium => 12,
+            AutoMode::Heavy => 18,
+        }
+    }
+
+    /// DSPy's valset cap for this preset.
+    pub fn val_size(self) -> usize {
+        match self {
+            AutoMode::Light => 100,
+            AutoMode::Medium => 300,
+            AutoMode::Heavy => 1000,
+        }
+    }
+
+    /// The preset's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AutoMode::Light => "light",
+            AutoMode::Medium => "medium",
+            AutoMode::Heavy => "heavy",
+        }
+    }
+}
+
+impl FromStr for AutoMode {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "light" => Ok(AutoMode::Light),
+            "medium" => Ok(AutoMode::Medium),
+            "heavy" => Ok(AutoMode::Heavy),
+            other => Err(Error::Input(format!("Invalid value for auto: {other}. Must be one of light, medium, heavy."))),
+        }
+    }
+}
+
+/// DSPy's trial count for `num_candidates` candidates: `max(2·m·log2(n), 1.5·n)` where `m` is
+/// the number of predictors (doubled when demos are searched too).
+///
+/// ```
+/// // 2 predictors with demos, light (n = 6): 20 trials, as DSPy.
+/// assert_eq!(dspy_optimizers::mipro::num_trials_for(2, false, 6), 20);
+/// assert_eq!(dspy_optimizers::mipro::num_trials_for(1, true, 6), 9);
+/// ```
+pub fn num_trials_for(num_predictors: usize, zero_shot: bool, num_candidates: usize) -> usize {
+    let vars = if zero_shot { num_predictors } else { num_predictors * 2 } as f64;
+    let n = num_candidates.max(1) as f64;
+    (2.0 * vars * n.log2()).max(1.5 * n) as usize
+}
+
+/// DSPy's estimate of a run's cost (`_estimate_lm_calls`), for comparison with what a run made.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MiproEstimate {
+    /// Prompt-model calls: 10 for the data summary + candidates × predictors (+ predictors + 1
+    /// for the program-aware proposer).
+    pub prompt_model_calls: usize,
+    /// Program runs of the search: `minibatch_size × trials + |valset| × (trials / steps + 1)`
+    /// (or `|valset| × trials` without minibatches). Bootstrapping is not included.
+    pub program_runs: usize,
+}
+
+/// Computes [`MiproEstimate`] as DSPy does.
+#[allow(clippy::too_many_arguments)]
+pub fn estimate_lm_calls(
+    num_predictors: usize,
+    num_trials: usize,
+    minibatch: bool,
+    minibatch_size: usize,
+    minibatch_full_eval_steps: usize,
+    valset_size: usize,
+    program_aware: bool,
+    num_instruct_candidates: usize,
+) -> MiproEstimate {
+    let prompt_model_calls = 10 + num_instruct_candidates * num_predictors + if program_aware { num_predictors + 1 } else { 0 };
+    let program_runs = if minibatch {
+        minibatch_size * num_trials + valset_size * (num_trials / minibatch_full_eval_steps.max(1) + 1)
+    } else {
+        valset_size * num_trials
+    };
+    MiproEstimate { prompt_model_calls, program_runs }
+}
+
+/// MIPROv2: instructions and demo sets searched together with a TPE.
+///
+/// Defaults as DSPy: `auto = light`, `max_bootstrapped_demos = 4`, `max_labeled_demos = 4`,
+/// `init_temperature = 1.0`, seed 9, `minibatch = true`, `minibatch_size = 35`,
+/// `minibatch_full_eval_steps = 5`, every proposer switch on, `view_data_batch_size = 10`.
+/// With `auto` set, `num_candidates` and `num_trials` must not be; without it both must be.
+///
+/// Cost (`light`, 2 predictors, 100-example valset): 6 demo sets bootstrapped (up to
+/// `max_bootstrapped_demos` successes each), about 6 + 3 × 3 × 2 prompt-model calls, then
+/// 20 minibatch trials of 35 runs and 5 full evaluations of 100 runs (see
+/// [`estimate_lm_calls`] for DSPy's own estimate, which the report also carries).
+#[derive(Clone, Debug)]
+pub struct MiproV2 {
+    /// The model that proposes instructions (the configured LM when `None`).
+    pub prompt_model: Option<Arc<dyn LanguageModel>>,
+    /// The model the program runs with while compiling, for predictors without their own
+    /// (the configured LM when `None`).
+    pub task_model: Option<Arc<dyn LanguageModel>>,
+    /// The teacher's LM when bootstrapping (DSPy's `teacher_settings={"lm": ...}`).
+    pub teacher_lm: Option<Arc<dyn LanguageModel>>,
+    /// Bootstrapped demos per predictor.
+    pub max_bootstrapped_demos: usize,
+    /// Labeled demos per predictor.
+    pub max_labeled_demos: usize,
+    /// The run preset (`None`: set `num_candidates` and `num_trials`).
+    pub auto: Option<AutoMode>,
+    /// Instruction and demo-set candidates per predictor (only without `auto`).
+    pub num_candidates: Option<usize>,
+    /// Search trials (only without `auto`).
+    pub num_trials: Option<usize>,
+    /// The proposer's temperature.
+    pub init_temperature: f64,
+    /// A bootstrapped run passes when its score is at least this.
+    pub metric_threshold: Option<f64>,
+    /// Score trials on minibatches (with `auto`: when the valset has more than 50 examples).
+    pub minibatch: bool,
+    /// Examples per minibatch.
+    pub minibatch_size: usize,
+    /// A full evaluation every this many minibatch trials.
+    pub minibatch_full_eval_steps: usize,
+    /// The instruction proposer's switches (program-, data-, tip- and few-shot-aware).
+    pub proposer: GroundedProposer,
+    /// Seed (9 by default, as DSPy), concurrency, error limit, budgets, progress.
+    pub run: RunConfig,
+}
+
+impl Default for MiproV2 {
+    fn default() -> Self {
+        MiproV2 {
+            prompt_model: None,
+            task_model: None,
+            teacher_lm: None,
+            max_bootstrapped_demos: 4,
+            max_labeled_demos: 4,
+            auto: Some(AutoMode::Light),
+            num_candidates: None,
+            num_trials: None,
+            init_temperature: 1.0,
+            metric_threshold: None,
+            minibatch: true,
+            minibatch_size: 35,
+            minibatch_full_eval_steps: 5,
+            proposer: GroundedProposer::default(),
+            run: RunConfig { seed: 9, ..RunConfig::default() },
+        }
+    }
+}
+
+impl_run_options!(MiproV2);
+
+impl MiproV2 {
+    /// DSPy's defaults (`auto = light`).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the preset (`None` to set `num_candidates` and `num_trials` yourself).
+    pub fn auto(mut self, auto: Option<AutoMode>) -> Self {
+        self.auto = auto;
+        self
+    }
+
+    /// Proposes with this model.
+    pub fn prompt_model(mut self, lm: Arc<dyn LanguageModel>) -> Self {
+        self.prompt_model = Some(lm);
+        self
+    }
+
+    /// Runs the program with this model while compiling.
+    pub fn task_model(mut self, lm: Arc<dyn LanguageModel>) -> Self {
+        self.task_model = Some(lm);
+        self
+    }
+
+    /// Bootstraps with this teacher LM.
+    pub fn teacher_lm(mut self, lm: Arc<dyn LanguageModel>) -> Self {
+        self.teacher_lm = Some(lm);
+        self
+    }
+
+    /// Sets `max_bootstrapped_demos`.
+    pub fn max_bootstrapped_demos(mut self, n: usize) -> Self {
+        self.max_bootstrapped_demos = n;
+        self
+    }
+
+    /// Sets `max_labeled_demos`.
+    pub fn max_labeled_demos(mut self, n: usize) -> Self {
+        self.max_labeled_demos = n;
+        self
+    }
+
+    /// Zero-shot mode: no demos in the result (`max_bootstrapped_demos = max_labeled_demos = 0`).
+    pub fn zero_shot(self) -> Self {
+        self.max_bootstrapped_demos(0).max_labeled_demos(0)
+    }
+
+    /// Sets `num_candidates` (only without `auto`).
+    pub fn num_candidates(mut self, n: usize) -> Self {
+        self.num_candidates = Some(n);
+        self
+    }
+
+    /// Sets `num_trials` (only without `auto`).
+    pub fn num_trials(mut self, n: usize) -> Self {
+        self.num_trials = Some(n);
+        self
+    }
+
+    /// Sets the proposer's temperature.
+    pub fn init_temperature(mut self, t: f64) -> Self {
+        self.init_temperature = t;
+        self
+    }
+
+    /// Sets `metric_threshold`.
+    pub fn metric_threshold(mut self, t: f64) -> Self {
+        self.metric_threshold = Some(t);
+        self
+    }
+
+    /// Turns minibatch evaluation on or off.
+    pub fn minibatch(mut self, on: bool) -> Self {
+        self.minibatch = on;
+        self
+    }
+
+    /// Sets `minibatch_size`.
+    pub fn minibatch_size(mut self, n: usize) -> Self {
+        self.minibatch_size = n.max(1);
+        self
+    }
+
+    /// Sets `minibatch_full_eval_steps`.
+    pub fn minibatch_full_eval_steps(mut self, n: usize) -> Self {
+        self.minibatch_full_eval_steps = n.max(1);
+        self
+    }
+
+    /// Replaces the proposer's switches.
+    pub fn proposer(mut self, proposer: GroundedProposer) -> Self {
+        self.proposer = proposer;
+        self
+    }
+
+    /// The program's code shown to the proposer (DSPy shows the Python source).
+    pub fn program_code(mut self, code: impl Into<String>) -> Self {
+        self.proposer.program_code = Some(code.into());
+        self
+    }
+
+    fn is_zero_shot(&self) -> bool {
+        self.max_bootstrapped_demos == 0 && self.max_labeled_demos == 0
+    }
+}
+
+/// `k` examples drawn without replacement, in draw order (DSPy's `create_minibatch`).
+pub(crate) fn create_minibatch(examples: &[Example], k: usize, rng: &mut SeededRng) -> Vec<Example> {
+    let k = k.min(examples.len());
+    rand::seq::index::sample(rng, examples.len(), k).into_iter().map(|i| examples[i].clone()).collect()
+}
+
+/// The settings of one run after the preset is applied.
+#[derive(Clone, Debug, Serialize)]
+struct Plan {
+    num_trials: usize,
+    minibatch: bool,
+    num_instruct_candidates: usize,
+    num_fewshot_candidates: usize,
+}
+
+/// One combination tried: an instruction index and a demo-set index per predictor.
+type Combo = Vec<(usize, Option<usize>)>;
+
+fn describe(combo: &Combo) -> String {
+    combo
+        .iter()
+        .enumerate()
+        .map(|(i, (instr, demos))| match demos {
+            Some(d) => format!("Predictor {i}: Instruction {instr}, Few-Shot Set {d}"),
+            None => format!("Predictor {i}: Instruction {instr}"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[async_trait::async_trait]
+impl Optimizer for MiproV2 {
+    async fn compile<P>(&self, student: &P, trainset: &[Example], valset: Option<&[Example]>, metric: &dyn Metric) -> Result<Compiled<P>>
+    where
+        P: Module + Clone + 'static,
+    {
+        let started = Instant::now();
+        let engine = self.run.engine();
+        let (result, used) = usage::track(self.run_stages(student, trainset, valset, metric, &engine)).await;
+        let (program, mut report) = result?;
+        report.finish(&program, &used, engine.budget_ref(), started);
+        Ok(Compiled { program, report })
+    }
+}
+
+impl MiproV2 {
+    fn validate(&self) -> Result<()> {
+        match (self.auto, self.num_candidates, self.num_trials) {
+            (Some(_), None, None) => Ok(()),
+            (Some(_), _, _) => Err(Error::Input(
+                "If auto is not None, num_candidates and num_trials cannot be set, since they would be overridden by the auto settings. Please either set auto to None, or do not specify num_candidates and num_trials.".into(),
+            )),
+            (None, Some(_), Some(_)) => Ok(()),
+            (None, Some(n), None) => Err(Error::Input(format!(
+                "If auto is None, num_trials must also be provided. Given num_candidates={n}, we'd recommend setting num_trials to ~{}.",
+                num_trials_for(1, self.is_zero_shot(), n)
+            ))),
+            (None, None, _) => Err(Error::Input("If auto is None, num_candidates must also be provided.".into())),
+        }
+    }
+
+    async fn run_stages<P: Module + Clone>(
+        &self,
+        student: &P,
+        trainset: &[Example],
+        valset: Option<&[Example]>,
+        metric: &dyn Metric,
+        engine: &Engine,
+    ) -> Result<(P, CompileReport)> {
+        self.validate()?;
+        if trainset.is_empty() {
+            return Err(Error::Input("Trainset cannot be empty.".into()));
+        }
+        let mut rng = seeded_rng(self.run.seed);
+        let (trainset, valset): (Vec<Example>, Vec<Example>) = match valset {
+            Some([]) => return Err(Error::Input("Validation set must have at least 1 example.".into())),
+            Some(v) => (trainset.to_vec(), v.to_vec()),
+            None => {
+                if trainset.len() < 2 {
+                    return Err(Error::Input("Trainset must have at least 2 examples if no valset specified.".into()));
+                }
+                let size = 1000.min(1.max(trainset.len() * 8 / 10));
+                let cutoff = trainset.len() - size;
+                (trainset[..cutoff].to_vec(), trainset[cutoff..].to_vec())
+            }
+        };
+        let zero_shot = self.is_zero_shot();
+        let num_predictors = student.named_predictors().len();
+        if num_predictors == 0 {
+            return Err(Error::Input("MIPROv2 needs a program with at least one predictor".into()));
+        }
+        let (plan, valset) = match self.auto {
+            Some(auto) => {
+                let valset = create_minibatch(&valset, auto.val_size(), &mut rng);
+                let n = auto.num_candidates();
+                let plan = Plan {
+                    num_trials: num_trials_for(num_predictors, zero_shot, n),
+                    minibatch: valset.len() > MIN_MINIBATCH_SIZE,
+                    num_instruct_candidates: if zero_shot { n } else { n / 2 },
+                    num_fewshot_candidates: n,
+                };
+                (plan, valset)
+            }
+            None => {
+                let n = self.num_candidates.unwrap_or(1);
+                let plan = Plan { num_trials: self.num_trials.unwrap_or(0), minibatch: self.minibatch, num_instruct_candidates: n, num_fewshot_candidates: n };
+                (plan, valset)
+            }
+        };
+        if plan.minibatch && self.minibatch_size > valset.len() {
+            return Err(Error::Input(format!("Minibatch size cannot exceed the size of the valset. Valset size: {}.", valset.len())));
+        }
+        let mut report = CompileReport::new("MIPROv2");
+        report.seed = Some(self.run.seed);
+        let program = student.clone();
+
+        // Stage 1: demo sets (bootstrapped with the task model).
+        let boot = BootstrapFewShot {
+            metric_threshold: self.metric_threshold,
+            max_bootstrapped_demos: if zero_shot { BOOTSTRAPPED_FEWSHOT_EXAMPLES_IN_CONTEXT } else { self.max_bootstrapped_demos },
+            max_labeled_demos: if zero_shot { 0 } else { self.max_labeled_demos },
+            max_rounds: 1,
+            teacher_lm: self.teacher_lm.clone(),
+            run: self.run.clone(),
+        };
+        let demo_sets = self
+            .with_task_model(create_n_fewshot_demo_sets(
+                &boot,
+                &program,
+                None,
+                plan.num_fewshot_candidates,
+                &trainset,
+                metric,
+                engine,
+                1,
+                true,
+                true,
+                &mut rng,
+            ))
+            .await?;
+        let after_bootstrap = engine.budget_ref().lm_calls();
+
+        // Stage 2: instruction candidates (the first is the current instruction).
+        let proposer = GroundedProposer { init_temperature: self.init_temperature, ..self.proposer.clone() };
+        let proposed = proposer
+            .propose(engine, self.prompt_model.as_ref(), &program, &trainset, Some(&demo_sets), plan.num_instruct_candidates, &mut rng)
+            .await?;
+        let prompt_model_calls = engine.budget_ref().lm_calls() - after_bootstrap;
+        let mut instructions: Vec<Vec<String>> = proposed.instructions.clone();
+        for (i, (_, p)) in program.named_predictors().into_iter().enumerate() {
+            let list = &mut instructions[i];
+            let original = p.signature().instructions().to_string();
+            if list.is_empty() { list.push(original) } else { list[0] = original }
+        }
+        let demo_candidates: Option<&[DemoSet]> = if zero_shot { None } else { Some(&demo_sets) };
+
+        // Stage 3: Bayesian search.
+        let search = self.with_task_model(self.search(&program, &instructions, demo_candidates, &valset, &plan, metric, engine, &mut report, &mut rng));
+        let (best_program, best_score) = search.await?;
+        let estimate = estimate_lm_calls(
+            num_predictors,
+            plan.num_trials,
+            plan.minibatch,
+            self.minibatch_size,
+            self.minibatch_full_eval_steps,
+            valset.len(),
+            proposer.program_aware,
+            plan.num_instruct_candidates,
+        );
+        report.best_score = Some(best_score);
+        report.extra = json!({
+            "auto": self.auto.map(AutoMode::as_str),
+            "zero_shot": zero_shot,
+            "num_trials": plan.num_trials,
+            "minibatch": plan.minibatch,
+            "minibatch_size": self.minibatch_size,
+            "valset_size": valset.len(),
+            "trainset_size": trainset.len(),
+            "num_instruct_candidates": plan.num_instruct_candidates,
+            "num_fewshot_candidates": plan.num_fewshot_candidates,
+            "instruction_candidates": instructions,
+            "tips": proposed.tips,
+            "data_summary": proposed.data_summary,
+            "demo_sets": demo_sets.iter().map(|s| json!({
+                "candidate": s.spec.as_ref().map(|c| c.describe()),
+                "demos_per_predictor": s.demos.iter().map(|(_, d)| d.len()).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+            "proposal_failures": proposed.failures,
+            "lm_calls_by_stage": {"bootstrap": after_bootstrap, "proposal": prompt_model_calls, "search": engine.budget_ref().lm_calls() - after_bootstrap - prompt_model_calls},
+            "dspy_estimate": estimate,
+            "stopped_by_budget": engine.budget_ref().is_exhausted(),
+        });
+        Ok((best_program, report))
+    }
+
+    async fn with_task_model<F: std::future::Future>(&self, fut: F) -> F::Output {
+        match &self.task_model {
+            Some(lm) => settings::context(Settings::new().lm(lm.clone()), fut).await,
+            None => fut.await,
+        }
+    }
+
+    fn build<P: Module + Clone>(&self, program: &P, combo: &Combo, instructions: &[Vec<String>], demos: Option<&[DemoSet]>) -> P {
+        let mut candidate = program.clone();
+        for (i, (_, p)) in candidate.named_predictors_mut().into_iter().enumerate() {
+            let Some((instr, demo_set)) = combo.get(i) else { continue };
+            if let Some(text) = instructions.get(i).and_then(|c| c.get(*instr)) {
+                let updated = p.signature().clone().with_instructions(text.clone());
+                p.set_signature(updated);
+            }
+            if let (Some(sets), Some(d)) = (demos, demo_set) {
+                p.set_demos(sets.get(*d).map(|s| s.for_predictor(i).to_vec()).unwrap_or_default());
+            }
+        }
+        candidate
+    }
+
+    async fn evaluate<P: Module>(&self, engine: &Engine, program: &P, examples: &[Example], metric: &dyn Metric) -> (f64, Option<EvalRun>) {
+        match engine.evaluate(program, examples, metric).await {
+            Ok(run) => (run.score, Some(run)),
+            Err(e) => {
+                tracing::error!("MIPROv2: an exception occurred during evaluation: {e}");
+                (0.0, None)
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn search<P: Module + Clone>(
+        &self,
+        program: &P,
+        instructions: &[Vec<String>],
+        demos: Option<&[DemoSet]>,
+        valset: &[Example],
+        plan: &Plan,
+        metric: &dyn Metric,
+        engine: &Engine,
+        report: &mut CompileReport,
+        rng: &mut SeededRng,
+    ) -> Result<(P, f64)> {
+        let k = instructions.len();
+        let mut space = SearchSpace::new();
+        for (i, list) in instructions.iter().enumerate() {
+            space = space.categorical(format!("{i}_predictor_instruction"), list.len());
+            if let Some(sets) = demos {
+                space = space.categorical(format!("{i}_predictor_demos"), sets.len().max(1));
+            }
+        }
+        let mut tpe = TpeSampler::new(space, derive_seed(self.run.seed, 0x7E));
+        let params_of = |combo: &Combo| {
+            let mut p = Params::new();
+            for (i, (instr, d)) in combo.iter().enumerate() {
+                p = p.with(format!("{i}_predictor_instruction"), ParamValue::Index(*instr));
+                if let Some(d) = d {
+                    p = p.with(format!("{i}_predictor_demos"), ParamValue::Index(*d));
+                }
+            }
+            p
+        };
+        let combo_of = |p: &Params| -> Combo {
+            (0..k).map(|i| (p.index(&format!("{i}_predictor_instruction")).unwrap_or(0), demos.map(|_| p.index(&format!("{i}_predictor_demos")).unwrap_or(0)))).collect()
+        };
+
+        let steps = self.minibatch_full_eval_steps.max(1);
+        let adjusted = if plan.minibatch {
+            plan.num_trials + plan.num_trials / steps + 1 + usize::from(!plan.num_trials.is_multiple_of(steps))
+        } else {
+            plan.num_trials
+        };
+
+        // The default program, fully evaluated, is the first trial (as DSPy adds it to the study).
+        let default_combo: Combo = (0..k).map(|_| (0, demos.map(|_| 0))).collect();
+        let default_program = self.build(program, &default_combo, instructions, demos);
+        let (default_score, run) = self.evaluate(engine, &default_program, valset, metric).await;
+        let mut evaluated_any = run.is_some();
+        report.trials.push(self.trial("default program", "val", default_score, run.as_ref(), &default_combo));
+        let _ = tpe.tell(params_of(&default_combo), default_score);
+        let mut best_score = default_score;
+        let mut best_program = default_program;
+        report.best_trial = Some(0);
+
+        // Per combination: the minibatch scores, the program, and whether it was fully evaluated.
+        let mut by_combo: Vec<(Combo, Vec<f64>, P)> = Vec::new();
+        let mut fully_evaluated: Vec<Combo> = Vec::new();
+        let mut study_trials = 1usize;
+        for _ in 0..plan.num_trials {
+            if engine.budget_ref().is_exhausted() {
+                break;
+            }
+            study_trials += 1;
+            let trial_num = study_trials;
+            let params = tpe.ask();
+            let combo = combo_of(&params);
+            let candidate = self.build(program, &combo, instructions, demos);
+            let batch_size = if plan.minibatch { self.minibatch_size } else { valset.len() };
+            let (score, run) = if batch_size >= valset.len() {
+                self.evaluate(engine, &candidate, valset, metric).await
+            } else {
+                let batch = create_minibatch(valset, batch_size, rng);
+                self.evaluate(engine, &candidate, &batch, metric).await
+            };
+            evaluated_any |= run.is_some();
+            let full = batch_size >= valset.len();
+            report.trials.push(self.trial(&format!("trial {trial_num}"), if full { "val" } else { "minibatch" }, score, run.as_ref(), &combo));
+            if full && score > best_score {
+                best_score = score;
+                best_program = candidate.clone();
+                report.best_trial = Some(report.trials.len() - 1);
+            }
+            match by_combo.iter_mut().find(|(c, _, _)| *c == combo) {
+                Some((_, scores, _)) => scores.push(score),
+                None => by_combo.push((combo.clone(), vec![score], candidate)),
+            }
+            let _ = tpe.tell(params, score);
+
+            if plan.minibatch && (trial_num.is_multiple_of(steps + 1) || trial_num == adjusted.saturating_sub(1)) {
+                // Fully evaluate the best-averaging combination not yet fully evaluated.
+                let next = by_combo
+                    .iter()
+                    .filter(|(c, _, _)| !fully_evaluated.contains(c))
+                    .map(|(c, s, p)| (c, s.iter().sum::<f64>() / s.len() as f64, p))
+                    .fold(None, |best: Option<(&Combo, f64, &P)>, x| match best {
+                        Some(b) if b.1 >= x.1 => Some(b),
+                        _ => Some(x),
+                    });
+                let Some((combo, mean, candidate)) = next else { continue };
+                let (combo, candidate) = (combo.clone(), candidate.clone());
+                study_trials += 1;
+                let (full_score, run) = self.evaluate(engine, &candidate, valset, metric).await;
+                evaluated_any |= run.is_some();
+                let mut trial = self.trial(&format!("full evaluation after trial {trial_num}"), "val", full_score, run.as_ref(), &combo);
+                trial = trial.with_split_score("minibatch_mean", mean);
+                report.trials.push(trial);
+                let _ = tpe.tell(params_of(&combo), full_score);
+                fully_evaluated.push(combo);
+                if full_score > best_score {
+                    best_score = full_score;
+                    best_program = candidate;
+                    report.best_trial = Some(report.trials.len() - 1);
+                }
+            }
+        }
+        if !evaluated_any {
+            return Err(Error::Other("MIPROv2: every evaluation failed (is an LM configured, or the budget too small?)".into()));
+        }
+        Ok((best_program, best_score))
+    }
+
+    fn trial(&self, description: &str, split: &str, score: f64, run: Option<&EvalRun>, combo: &Combo) -> Trial {
+        let trial = match run {
+            Some(run) => Trial::from_run(format!("{description}: {}", describe(combo)), split, run),
+            None => Trial::new(format!("{description}: {} (evaluation failed)", describe(combo)), score).split(split),
+        };
+        let params: Vec<Value> = combo.iter().map(|(i, d)| json!({"instruction": i, "demos": d})).collect();
+        trial.details(json!({"params": params}))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_and_estimates_follow_dspy() {
+        assert_eq!("medium".parse::<AutoMode>().unwrap().num_candidates(), 12);
+        assert!("huge".parse::<AutoMode>().is_err());
+        assert_eq!(AutoMode::Heavy.val_size(), 1000);
+        // DSPy: light, 1 predictor, with demos: int(max(2*2*log2(6), 9)) = 10.
+        assert_eq!(num_trials_for(1, false, 6), 10);
+        assert_eq!(num_trials_for(2, true, 12), 18);
+        let e = estimate_lm_calls(2, 20, true, 35, 5, 100, true, 3);
+        assert_eq!(e.prompt_model_calls, 10 + 6 + 3);
+        assert_eq!(e.program_runs, 35 * 20 + 100 * 5);
+    }
+
+    #[test]
+    fn auto_and_manual_settings_are_exclusive() {
+        assert!(MiproV2::new().validate().is_ok());
+        assert!(MiproV2::new().num_trials(3).validate().is_err());
+        assert!(MiproV2::new().auto(None).validate().is_err());
+        assert!(MiproV2::new().auto(None).num_candidates(4).validate().unwrap_err().to_string().contains("num_trials must also be provided"));
+        assert!(MiproV2::new().auto(None).num_candidates(4).num_trials(8).validate().is_ok());
+    }
+}

@@ -1,0 +1,55 @@
+//! Compile a two-step program with MIPROv2, evaluate it, save it, load it back.
+//!
+//!     cargo run --example compile_mipro
+//!
+//! With no configuration this runs on the simulated LM of `examples/optimizer_sim` (no key, no
+//! network) and says so. Set `DSPY_LM=provider/model` (and `DSPY_API_BASE` / `DSPY_API_KEY`)
+//! to compile with a real model: it then also proposes the instructions, and the run is
+//! smaller (MIPROv2 `light` makes a few hundred LM calls on these sizes).
+
+mod optimizer_sim;
+
+use dspy::module::ModuleExt;
+use dspy::optimizers::{AutoMode, MiproV2, Optimizer};
+use dspy::prelude::*;
+use optimizer_sim::{AnswerMatch, TwoStep, dataset, select_lm};
+
+#[tokio::main]
+async fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
+    let (lm, sim) = select_lm()?;
+    dspy::configure(Settings::new().lm(lm.clone()));
+    // The simulated LM is free: a valset over 50 examples makes MIPROv2 use minibatches.
+    let (train, val, test) = if sim.is_some() { (40, 60, 60) } else { (16, 16, 20) };
+    let (trainset, valset, testset) = (dataset(train, 0), dataset(val, 300), dataset(test, 900));
+
+    let program = TwoStep::new();
+    let evaluate = Evaluate::new(testset, AnswerMatch).num_threads(8);
+    let before = evaluate.run(&program).await?;
+    println!("== uncompiled: {:.1}% on {test} held-out examples", before.score);
+
+    let mipro = MiproV2::new().auto(Some(AutoMode::Light)).prompt_model(lm.clone()).seed(9).num_threads(8);
+    let compiled = mipro.compile(&program, &trainset, Some(&valset), &AnswerMatch).await?;
+    println!("{}", compiled.report);
+    println!("instruction candidates: {}", serde_json::to_string_pretty(&compiled.report.extra["instruction_candidates"])?);
+
+    let after = evaluate.run(&compiled.program).await?;
+    println!("== compiled: {:.1}% on the held-out examples (was {:.1}%)", after.score, before.score);
+
+    let dir = std::env::temp_dir().join(format!("compile-mipro-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let program_path = dir.join("program.json");
+    compiled.program.save(&program_path)?;
+    compiled.report.save_json(dir.join("report.json"))?;
+    let mut loaded = TwoStep::new();
+    loaded.load(&program_path)?;
+    let reloaded = evaluate.run(&loaded).await?;
+    println!("== saved to {} and loaded back: {:.1}% (same program, same score)", program_path.display(), reloaded.score);
+    for (name, p) in loaded.named_predictors() {
+        println!("  {name}: {} demo(s); instructions: {}", p.demos().len(), p.signature().instructions());
+    }
+    if let Some(sim) = sim {
+        println!("(simulated LM: {} calls in all)", sim.calls());
+    }
+    std::fs::remove_dir_all(&dir).ok();
+    Ok(())
+}

@@ -1,0 +1,9 @@
+use dspy::prelude::*;
+
+#[derive(Signature)]
+enum Verdict {
+    Supported,
+    Refuted,
+}
+
+fn main() {}

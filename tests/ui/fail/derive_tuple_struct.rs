@@ -1,0 +1,6 @@
+use dspy::prelude::*;
+
+#[derive(Signature)]
+struct QA(#[input] String, #[output] String);
+
+fn main() {}

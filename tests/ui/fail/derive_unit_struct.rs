@@ -1,0 +1,6 @@
+use dspy::prelude::*;
+
+#[derive(Signature)]
+struct Nothing;
+
+fn main() {}

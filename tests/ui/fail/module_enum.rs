@@ -1,0 +1,8 @@
+use dspy::prelude::*;
+
+#[module]
+enum Program {
+    A,
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use dspy::prelude::*;
+
+#[module]
+fn forward() {}
+
+fn main() {}

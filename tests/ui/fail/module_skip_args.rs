@@ -1,0 +1,10 @@
+use dspy::prelude::*;
+
+#[module]
+struct Program {
+    qa: ChainOfThought,
+    #[skip(always)]
+    k: usize,
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use dspy::prelude::*;
+
+#[module]
+struct Program(ChainOfThought);
+
+fn main() {}

@@ -1,0 +1,8 @@
+use dspy::prelude::*;
+
+#[module(clone = false)]
+struct Program {
+    qa: ChainOfThought,
+}
+
+fn main() {}

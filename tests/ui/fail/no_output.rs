@@ -1,0 +1,12 @@
+use dspy::prelude::*;
+
+#[derive(Signature)]
+struct OnlyInputs {
+    #[input]
+    question: String,
+}
+
+#[derive(Signature)]
+struct Empty {}
+
+fn main() {}

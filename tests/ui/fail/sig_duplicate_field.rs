@@ -1,0 +1,5 @@
+use dspy::prelude::*;
+
+fn main() {
+    let _ = signature!("question, context -> question");
+}

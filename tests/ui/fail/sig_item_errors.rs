@@ -1,0 +1,12 @@
+use dspy::prelude::*;
+
+signature! {
+    #[derive(PartialOrd)]
+    pub Ranked = "query -> rank: int"
+}
+
+signature! {
+    pub Broken = "query -> rank: int" extra
+}
+
+fn main() {}

@@ -1,0 +1,11 @@
+use dspy::prelude::*;
+
+#[derive(Signature)]
+struct QA {
+    #[input(descr = "the question")]
+    question: String,
+    #[output]
+    answer: String,
+}
+
+fn main() {}
