@@ -1,6 +1,6 @@
 //! Tracing spans for LM and module calls, with OpenTelemetry's GenAI attribute names
 //! (`gen_ai.system`, `gen_ai.request.model`, `gen_ai.usage.input_tokens`, ...), so any
-//! `tracing` subscriber sees them and the `otel` feature's [`otel`] module exports them over
+//! `tracing` subscriber sees them and the `otel` feature's `telemetry::otel` module exports them over
 //! OTLP to MLflow, Jaeger or any collector. Prompts and keys are never recorded.
 
 use std::future::Future;

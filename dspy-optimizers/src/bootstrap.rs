@@ -537,6 +537,7 @@ impl DemoSet {
 
 /// Builds the program of one scheduled candidate: a cleared copy (zero-shot), labeled demos,
 /// or a bootstrap on the (possibly permuted) trainset, sharing `engine`'s budget.
+#[allow(clippy::too_many_arguments)]
 pub async fn build_candidate<P: Module + Clone>(
     config: &BootstrapFewShot,
     spec: &CandidateSpec,

@@ -111,6 +111,8 @@ pub use bootstrap::BootstrapFewShot;
 pub use copro::Copro;
 pub use gepa::Gepa;
 pub use engine::{Budget, Engine, RunConfig, SeededRng, seeded_rng};
+pub use ensemble::{EnsembledProgram, Ensemble};
+pub use knn_few_shot::{KNNFewShot, KNNFewShotProgram};
 pub use labeled_few_shot::LabeledFewShot;
 pub use mipro::{AutoMode, MiproV2};
 pub use random_search::BootstrapFewShotWithRandomSearch;

@@ -295,8 +295,11 @@ impl LanguageModel for SimLm {
     }
 }
 
+/// The LM to use, and the simulated LM behind it when there is no real one.
+pub type SelectedLm = (Arc<dyn LanguageModel>, Option<Arc<SimLm>>);
+
 /// The LM named by `DSPY_LM` (real), else the simulated one (and says which).
-pub fn select_lm() -> std::result::Result<(Arc<dyn LanguageModel>, Option<Arc<SimLm>>), Box<dyn std::error::Error>> {
+pub fn select_lm() -> std::result::Result<SelectedLm, Box<dyn std::error::Error>> {
     if std::env::var_os("DSPY_LM").is_some() {
         let lm = LM::from_env()?;
         println!("Using {} at {} (from DSPY_LM) as task, prompt and reflection model.", lm.model(), lm.url());

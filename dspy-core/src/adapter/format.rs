@@ -15,10 +15,10 @@ pub fn format_field_value(field: &Field, value: &Value) -> String {
     if let (Value::Array(items), true) = (value, field.ty.is_str()) {
         return format_input_list(items);
     }
-    if let Value::String(s) = value {
-        if !contains_media(&field.ty) {
-            return s.clone(); // text is shown as it is
-        }
+    if let Value::String(s) = value
+        && !contains_media(&field.ty)
+    {
+        return s.clone(); // text is shown as it is
     }
     let jsonable = jsonable(value, &field.ty);
     match &jsonable {

@@ -37,6 +37,9 @@ pub fn majority_of(prediction: &Prediction) -> Result<Prediction> {
     majority(prediction.completions())
 }
 
+/// How [`majority_by`] reduces a value to its vote (`None`: the value does not vote).
+pub type Normalize<'a> = &'a dyn Fn(&Value) -> Option<String>;
+
 /// DSPy's `majority(completions, normalize, field)`: `field` defaults to the last field of the
 /// first completion; values for which `normalize` returns `None` do not vote (unless none
 /// votes); without `normalize` the values are compared as they are.
@@ -52,12 +55,12 @@ pub fn majority_of(prediction: &Prediction) -> Result<Prediction> {
 pub fn majority_by(
     completions: &[Map<String, Value>],
     field: Option<&str>,
-    normalize: Option<&dyn Fn(&Value) -> Option<String>>,
+    normalize: Option<Normalize<'_>>,
 ) -> Result<Prediction> {
     let first = completions.first().ok_or_else(|| Error::Input("majority needs at least one completion".into()))?;
     let field = match field {
         Some(f) => f.to_string(),
-        None => first.keys().last().cloned().ok_or_else(|| Error::Input("the completions have no fields".into()))?,
+        None => first.keys().next_back().cloned().ok_or_else(|| Error::Input("the completions have no fields".into()))?,
     };
     let key = |c: &Map<String, Value>| -> Result<Option<String>> {
         let value = c.get(&field).ok_or_else(|| Error::Input(format!("a completion has no field `{field}`")))?;

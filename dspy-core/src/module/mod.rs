@@ -11,7 +11,7 @@ mod parallel;
 mod predict;
 mod program_of_thought;
 mod react;
-mod sandbox;
+pub mod sandbox;
 mod tool;
 mod program;
 mod refine;
@@ -26,7 +26,7 @@ pub use batch::batch;
 pub use predict::{Predict, Untyped};
 pub use stream::{PredictionStream, StreamItem};
 
-pub use majority::{default_normalize, majority, majority_by, majority_of};
+pub use majority::{Normalize, default_normalize, majority, majority_by, majority_of};
 pub use multi_chain_comparison::{MultiChainComparison, Rationalized};
 pub use program_of_thought::{ProgramOfThought, parse_code};
 pub use react::{Acted, ReAct, ToolCalling};

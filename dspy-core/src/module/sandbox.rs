@@ -27,7 +27,7 @@
 //!
 //! The parent kills the process when the **wall-clock limit** ([`SandboxConfig::timeout`],
 //! 5 s by default) passes. Any escape attempt ends the run with a typed [`SandboxError`]
-//! (even if the code catches the Python exception), whose text [`ProgramOfThought`]
+//! (even if the code catches the Python exception), whose text [`ProgramOfThought`](super::ProgramOfThought)
 //! (super::ProgramOfThought) shows the LM so it can write better code.
 //!
 //! What it does not guarantee: file *metadata* (`stat`) of paths can still be probed; the
@@ -112,7 +112,7 @@ impl Default for SandboxConfig {
     }
 }
 
-/// A locked-down CPython subprocess per run; see the [module docs](self) for exactly what it
+/// A locked-down CPython subprocess per run; see the [module docs](crate::module::sandbox) for exactly what it
 /// guarantees.
 ///
 /// ```no_run
