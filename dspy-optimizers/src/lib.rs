@@ -107,7 +107,9 @@ pub mod tpe;
 use dspy_core::evaluate::Metric;
 use dspy_core::{Example, Module, Result};
 
+pub use better_together::BetterTogether;
 pub use bootstrap::BootstrapFewShot;
+pub use bootstrap_finetune::{BootstrapFinetune, FinetuneError, Finetuner, LocalCommand, OpenAIFinetuner};
 pub use copro::Copro;
 pub use gepa::Gepa;
 pub use engine::{Budget, Engine, RunConfig, SeededRng, seeded_rng};
