@@ -46,3 +46,27 @@ pub mod prelude {
     pub use dspy_core::module::{StreamItem, batch};
     pub use dspy_macros::tool;
 }
+
+/// The book (`docs/`, an mdBook) as doctests: `cargo test -p dspy --doc` compiles and runs
+/// every Rust code block of every chapter, so the guide cannot drift from the API.
+#[cfg(doctest)]
+mod book {
+    #[doc = include_str!("../docs/introduction.md")]
+    pub struct Introduction;
+    #[doc = include_str!("../docs/getting-started.md")]
+    pub struct GettingStarted;
+    #[doc = include_str!("../docs/signatures.md")]
+    pub struct Signatures;
+    #[doc = include_str!("../docs/modules.md")]
+    pub struct Modules;
+    #[doc = include_str!("../docs/adapters.md")]
+    pub struct Adapters;
+    #[doc = include_str!("../docs/lms.md")]
+    pub struct Lms;
+    #[doc = include_str!("../docs/optimizers.md")]
+    pub struct Optimizers;
+    #[doc = include_str!("../docs/saving.md")]
+    pub struct Saving;
+    #[doc = include_str!("../docs/performance.md")]
+    pub struct Performance;
+}
