@@ -7,7 +7,8 @@
 //! The task: pull the order ID (`AB-1234`) out of a customer's message. The 36 examples live in
 //! `examples/data/order_ids.jsonl` (the first 20 train, the last 16 dev; fixed order, no
 //! shuffling), the same file `bench/real_vs_dspy/dspy_side.py` reads. The metric compares the
-//! first non-empty line of the predicted `order_id` with the gold one, case-insensitively.
+//! first non-empty line of the predicted `order_id` with the gold one, case-insensitively (while
+//! bootstrapping, the whole output: a demo must not teach the model to ramble on).
 //!
 //! Without `DSPY_LM` it runs on a small simulated LM defined below (no key, no network) and
 //! says so. Options (environment):
@@ -19,6 +20,15 @@
 //! - `COMPILE_REAL_DATA=path`: another JSONL file with `message` and `order_id`.
 //!
 //! Caching is off for the real LM, so every figure is a fresh call to the server.
+//!
+//! Recorded against SmolLM2-135M-Instruct (llama.cpp, 2 shared CPU cores; times vary with load):
+//!
+//! ```text
+//! program              dev score  LM calls    tokens  compile s   eval s
+//! uncompiled               18.8%        32      6728        0.0     42.4
+//! LabeledFewShot(k=4)      87.5%        16      7373        0.0     18.7
+//! BootstrapFewShot         56.2%        33     14903       24.3     15.3
+//! ```
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -57,13 +67,16 @@ fn first_line(s: &str) -> String {
         .to_lowercase()
 }
 
-fn metric(example: &Example, prediction: &Prediction, _trace: Option<&[TraceEntry]>) -> bool {
-    let gold = first_line(example.get_str("order_id").unwrap_or_default());
+/// Evaluating (no trace): the first line must be the order ID. Bootstrapping (a trace): the
+/// whole output must be, so demos carry no trailing ramble.
+fn metric(example: &Example, prediction: &Prediction, trace: Option<&[TraceEntry]>) -> bool {
+    let gold = example.get_str("order_id").unwrap_or_default().trim().to_lowercase();
     let got = match prediction.get("order_id") {
-        Some(Value::String(s)) => first_line(s),
-        Some(other) => first_line(&other.to_string()),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
         None => String::new(),
     };
+    let got = if trace.is_some() { got.trim().to_lowercase() } else { first_line(&got) };
     !gold.is_empty() && got == gold
 }
 

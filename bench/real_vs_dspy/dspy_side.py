@@ -1,0 +1,110 @@
+"""The Python DSPy 3.4.1 side of bench/real_vs_dspy: the task of examples/compile_real.rs.
+
+Same data file (examples/data/order_ids.jsonl: first 20 train, last 16 dev, no shuffling), same
+signature, metric, LM settings (temperature 0, max_tokens 64, cache off) and optimizer settings
+(LabeledFewShot k=4 first-k, BootstrapFewShot 4/4, MIPROv2 light with REAL_MIPRO=1).
+
+    python dspy_side.py --api-base http://127.0.0.1:8765/v1 [--model openai/smollm2] [--json out.json]
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import dspy
+from dspy.teleprompt import BootstrapFewShot, LabeledFewShot, MIPROv2
+
+ROOT = Path(__file__).resolve().parents[2]
+TRAIN, MAX_TOKENS, K, SEED = 20, 64, 4, 0
+
+
+class ExtractOrderId(dspy.Signature):
+    """Extract the order ID from the customer's message."""
+
+    message: str = dspy.InputField()
+    order_id: str = dspy.OutputField()
+
+
+def first_line(s):
+    for line in str(s).split("\n"):
+        t = line.strip().strip("\"'`").strip()
+        if t:
+            return t.lower()
+    return ""
+
+
+def metric(example, prediction, trace=None):
+    gold = str(example.order_id).strip().lower()
+    got = prediction.get("order_id", "")
+    got = str(got).strip().lower() if trace is not None else first_line(got)
+    return bool(gold) and got == gold
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--api-base", default=os.environ.get("DSPY_API_BASE", "http://127.0.0.1:8765/v1"))
+    ap.add_argument("--model", default=os.environ.get("DSPY_LM", "openai/smollm2"))
+    ap.add_argument("--data", default=str(ROOT / "examples" / "data" / "order_ids.jsonl"))
+    ap.add_argument("--json", help="also write the results here")
+    args = ap.parse_args()
+
+    rows = [json.loads(line) for line in open(args.data) if line.strip()]
+    data = [dspy.Example(**r).with_inputs("message") for r in rows]
+    trainset, devset = data[:TRAIN], data[TRAIN:]
+    # LiteLLM sends `max_tokens` to an `openai/` model as `max_completion_tokens`, which llama.cpp's
+    # server ignores (generations then run to hundreds of tokens); `extra_body` passes the key the
+    # server reads, so both sides generate at most MAX_TOKENS tokens.
+    lm = dspy.LM(args.model, api_base=args.api_base, api_key=os.environ.get("DSPY_API_KEY", "x"),
+                 cache=False, temperature=0.0, max_tokens=MAX_TOKENS, extra_body={"max_tokens": MAX_TOKENS})
+    dspy.configure(lm=lm)
+    evaluate = dspy.Evaluate(devset=devset, metric=metric, num_threads=1, display_progress=False, max_errors=10_000)
+    print(f"Using {args.model} at {args.api_base} (DSPy {dspy.__version__}); cache off, temperature 0, "
+          f"max_tokens {MAX_TOKENS}. {len(trainset)} train / {len(devset)} dev.", file=sys.stderr)
+
+    def usage_since(start):
+        entries = lm.history[start:]
+        tokens = sum((e.get("usage") or {}).get("total_tokens", 0) or 0 for e in entries)
+        return len(entries), tokens
+
+    results = []
+
+    def run(name, compile_fn):
+        h0, t0 = len(lm.history), time.perf_counter()
+        program = compile_fn()
+        compile_s = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        score = evaluate(program).score
+        eval_s = time.perf_counter() - t1
+        calls, tokens = usage_since(h0)
+        demos = len(program.demos)
+        print(f"== {name}: {score:.1f}% on dev ({demos} demos; compile {compile_s:.1f} s; eval {eval_s:.1f} s; "
+              f"{calls} LM calls)", file=sys.stderr)
+        results.append({"program": name, "dev_score": score, "lm_calls": calls, "tokens": tokens,
+                        "compile_s": compile_s, "eval_s": eval_s})
+
+    student = dspy.Predict(ExtractOrderId)
+    run("uncompiled", lambda: student.deepcopy())
+    run("LabeledFewShot(k=4)", lambda: LabeledFewShot(k=K).compile(student, trainset=trainset, sample=False))
+    run("BootstrapFewShot", lambda: BootstrapFewShot(metric=metric, max_bootstrapped_demos=K,
+                                                      max_labeled_demos=K).compile(student, trainset=trainset))
+    if os.environ.get("REAL_MIPRO") == "1":
+        run("MIPROv2(light)", lambda: MIPROv2(metric=metric, auto="light", max_bootstrapped_demos=K,
+                                              max_labeled_demos=K, seed=SEED, num_threads=1)
+            .compile(student, trainset=trainset))
+
+    print(f"{'program':<20} {'dev score':>9} {'LM calls':>9} {'tokens':>9} {'compile s':>10} {'eval s':>8}", file=sys.stderr)
+    for r in results:
+        print(f"{r['program']:<20} {r['dev_score']:>8.1f}% {r['lm_calls']:>9} {r['tokens']:>9} "
+              f"{r['compile_s']:>10.1f} {r['eval_s']:>8.1f}", file=sys.stderr)
+    out = {"side": "dspy-python", "dspy_version": dspy.__version__, "model": args.model, "train": len(trainset),
+           "dev": len(devset), "results": results}
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=2))
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
