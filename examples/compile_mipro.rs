@@ -9,10 +9,9 @@
 
 mod optimizer_sim;
 
-use dspy::module::ModuleExt;
 use dspy::optimizers::{AutoMode, MiproV2, Optimizer};
 use dspy::prelude::*;
-use optimizer_sim::{AnswerMatch, TwoStep, dataset, select_lm};
+use optimizer_sim::{AnswerMatch, TwoStep, dataset, evaluate_save_reload, select_lm};
 
 #[tokio::main]
 async fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
@@ -32,24 +31,12 @@ async fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
     println!("{}", compiled.report);
     println!("instruction candidates: {}", serde_json::to_string_pretty(&compiled.report.extra["instruction_candidates"])?);
 
-    let after = evaluate.run(&compiled.program).await?;
-    println!("== compiled: {:.1}% on the held-out examples (was {:.1}%)", after.score, before.score);
-
-    let dir = std::env::temp_dir().join(format!("compile-mipro-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let program_path = dir.join("program.json");
-    compiled.program.save(&program_path)?;
-    compiled.report.save_json(dir.join("report.json"))?;
-    let mut loaded = TwoStep::new();
-    loaded.load(&program_path)?;
-    let reloaded = evaluate.run(&loaded).await?;
-    println!("== saved to {} and loaded back: {:.1}% (same program, same score)", program_path.display(), reloaded.score);
+    let loaded = evaluate_save_reload("compile-mipro", &compiled, &evaluate, before.score).await?;
     for (name, p) in loaded.named_predictors() {
         println!("  {name}: {} demo(s); instructions: {}", p.demos().len(), p.signature().instructions());
     }
     if let Some(sim) = sim {
         println!("(simulated LM: {} calls in all)", sim.calls());
     }
-    std::fs::remove_dir_all(&dir).ok();
     Ok(())
 }

@@ -309,3 +309,29 @@ pub fn select_lm() -> std::result::Result<SelectedLm, Box<dyn std::error::Error>
     let sim = SimLm::new();
     Ok((sim.clone(), Some(sim)))
 }
+
+/// The end of both compile examples: evaluates `compiled` on `evaluate`'s devset, saves the
+/// program and its report to a temporary directory, loads the program into a fresh `TwoStep`
+/// and evaluates that again (same program, same score), then removes the directory.
+pub async fn evaluate_save_reload(
+    name: &str,
+    compiled: &dspy::optimizers::Compiled<TwoStep>,
+    evaluate: &Evaluate,
+    before: f64,
+) -> std::result::Result<TwoStep, Box<dyn std::error::Error>> {
+    use dspy::module::ModuleExt;
+    let after = evaluate.run(&compiled.program).await?;
+    println!("== compiled: {:.1}% on the held-out examples (was {:.1}%)", after.score, before);
+
+    let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let program_path = dir.join("program.json");
+    compiled.program.save(&program_path)?;
+    compiled.report.save_json(dir.join("report.json"))?;
+    let mut loaded = TwoStep::new();
+    loaded.load(&program_path)?;
+    let reloaded = evaluate.run(&loaded).await?;
+    println!("== saved to {} and loaded back: {:.1}% (same program, same score)", program_path.display(), reloaded.score);
+    std::fs::remove_dir_all(&dir).ok();
+    Ok(loaded)
+}

@@ -91,11 +91,40 @@ impl FailBudget {
     }
 }
 
-/// Re-records the kept attempt's trace in the caller's trace, as DSPy extends `settings.trace`.
-pub(crate) fn replay_trace(calls: &[TraceEntry]) {
-    let current = settings::current();
-    for call in calls {
-        trace::record(current.inner(), call.predictor, &call.inputs, &call.outputs);
+/// The attempts of a `BestOfN`/`Refine` run: the best one so far (with its trace) and the last
+/// error, which is what the run returns when no attempt succeeded.
+#[derive(Default)]
+pub(crate) struct Attempts {
+    best: Option<(f64, Prediction, Vec<TraceEntry>)>,
+    last_error: Option<Error>,
+}
+
+impl Attempts {
+    /// Keeps `prediction` if its reward beats the best so far (the first of equals wins).
+    pub(crate) fn offer(&mut self, reward: f64, prediction: &Prediction, calls: &[TraceEntry]) {
+        if self.best.as_ref().is_none_or(|(b, _, _)| reward > *b) {
+            self.best = Some((reward, prediction.clone(), calls.to_vec()));
+        }
+    }
+
+    /// Records a failed attempt.
+    pub(crate) fn failed(&mut self, error: Error) {
+        self.last_error = Some(error);
+    }
+
+    /// The best prediction, its trace re-recorded in the caller's trace as DSPy extends
+    /// `settings.trace`; else the last error (`module` names the wrapper in the N = 0 error).
+    pub(crate) fn finish(self, module: &str) -> Result<Prediction> {
+        match self.best {
+            Some((_, prediction, calls)) => {
+                let current = settings::current();
+                for call in &calls {
+                    trace::record(current.inner(), call.predictor, &call.inputs, &call.outputs);
+                }
+                Ok(prediction)
+            }
+            None => Err(self.last_error.unwrap_or_else(|| Error::Other(format!("{module}: no attempt was made (N = 0)")))),
+        }
     }
 }
 
@@ -158,8 +187,7 @@ impl<M: Module + Clone> Module for BestOfN<M> {
     async fn forward(&self, inputs: &Example) -> Result<Prediction> {
         let start = first_rollout(&self.module)?;
         let mut budget = FailBudget::new(self.fail_count.unwrap_or(self.n));
-        let mut best: Option<(f64, Prediction, Vec<TraceEntry>)> = None;
-        let mut last_error = None;
+        let mut attempts = Attempts::default();
         for idx in 0..self.n {
             let rid = start + idx as u64;
             let copy = attempt_copy(&self.module, rid)?;
@@ -167,10 +195,7 @@ impl<M: Module + Clone> Module for BestOfN<M> {
             match result {
                 Ok(prediction) => {
                     let reward = (self.reward)(inputs, &prediction);
-                    let better = best.as_ref().is_none_or(|(b, _, _)| reward > *b);
-                    if better {
-                        best = Some((reward, prediction, calls));
-                    }
+                    attempts.offer(reward, &prediction, &calls);
                     if reward >= self.threshold {
                         break;
                     }
@@ -180,17 +205,11 @@ impl<M: Module + Clone> Module for BestOfN<M> {
                     if !budget.absorb(idx) {
                         return Err(e);
                     }
-                    last_error = Some(e);
+                    attempts.failed(e);
                 }
             }
         }
-        match best {
-            Some((_, prediction, calls)) => {
-                replay_trace(&calls);
-                Ok(prediction)
-            }
-            None => Err(last_error.unwrap_or_else(|| Error::Other("BestOfN: no attempt was made (N = 0)".into()))),
-        }
+        attempts.finish("BestOfN")
     }
 
     /// Under `module.`, as DSPy names the wrapped module's predictors.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use super::best_of_n::{FailBudget, RewardFn, attempt_copy, first_rollout, replay_trace};
+use super::best_of_n::{Attempts, FailBudget, RewardFn, attempt_copy, first_rollout};
 use super::rewrite::{Rewrite, RewriteAdapter};
 use super::{ContainsPredictors, Module, Predict, Predictor};
 use crate::adapter::format::field_description_list;
@@ -218,9 +218,8 @@ impl<M: Module + Clone> Module for Refine<M> {
         let start = first_rollout(&self.module)?;
         let outer = settings::current();
         let mut budget = FailBudget::new(self.fail_count.unwrap_or(self.n));
-        let mut best: Option<(f64, Prediction, Vec<TraceEntry>)> = None;
+        let mut attempts = Attempts::default();
         let mut advice: Option<Map<String, Value>> = None;
-        let mut last_error = None;
         for idx in 0..self.n {
             let rid = start + idx as u64;
             let copy = attempt_copy(&self.module, rid)?;
@@ -239,9 +238,7 @@ impl<M: Module + Clone> Module for Refine<M> {
             };
             let step = match attempt.await {
                 Ok((outputs, calls, reward)) => {
-                    if best.as_ref().is_none_or(|(b, _, _)| reward > *b) {
-                        best = Some((reward, outputs.clone(), calls.clone()));
-                    }
+                    attempts.offer(reward, &outputs, &calls);
                     if reward >= self.threshold || idx + 1 == self.n {
                         break;
                     }
@@ -257,16 +254,10 @@ impl<M: Module + Clone> Module for Refine<M> {
                 if !budget.absorb(idx) {
                     return Err(e);
                 }
-                last_error = Some(e);
+                attempts.failed(e);
             }
         }
-        match best {
-            Some((_, prediction, calls)) => {
-                replay_trace(&calls);
-                Ok(prediction)
-            }
-            None => Err(last_error.unwrap_or_else(|| Error::Other("Refine: no attempt was made (N = 0)".into()))),
-        }
+        attempts.finish("Refine")
     }
 
     /// Under `module.`, as DSPy names the wrapped module's predictors.
