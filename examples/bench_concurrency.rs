@@ -3,12 +3,10 @@
 //!
 //!     cargo run --release --example bench_concurrency
 //!
-//! 1. 256 calls at concurrency 16 (cache off), through the LM and through `Predict`: wall
+//! 1. 256 calls at concurrency 16 (cache off): through `dspy::batch` over a `Predict`, and
+//!    straight through the LM (an ordered sliding window), beside a bare reqwest client; wall
 //!    clock vs the ideal 256 / 16 × 20 ms = 320 ms.
 //! 2. Cache-hit latency per call, from memory and from disk.
-//!
-//! The batch here is a plain ordered sliding window (`buffered(16)`); `dspy::batch` can
-//! replace it once it exists.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -67,19 +65,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Warm the connection pool (as any long-running program would be).
     ordered_batch((0..CONCURRENCY).map(|i| lm.complete(request(i))), CONCURRENCY).await;
 
-    // What one call costs end to end (the server's 20 ms sleep rounds up to the timer tick):
-    // 16 calls in a row per slot make the real floor of the batch.
-    let started = Instant::now();
-    for i in 0..CONCURRENCY {
-        lm.complete(request(i)).await?;
-    }
-    let one = started.elapsed() / CONCURRENCY as u32;
-    println!(
-        "one call alone: {:.2} ms → floor for this batch {:.1} ms",
-        one.as_secs_f64() * 1e3,
-        (one * (CALLS / CONCURRENCY) as u32).as_secs_f64() * 1e3
-    );
-
     // Baseline: the same requests with a bare HTTP client (no dspy at all).
     let http = reqwest::Client::new();
     let url = format!("{base}/chat/completions");
@@ -90,6 +75,27 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             http.post(url).header("content-type", "application/json").body(body.to_string()).send().await?.bytes().await
         }
     };
+
+    // What one call costs end to end, alone (the server's sleep, loopback HTTP, both ends'
+    // work): 16 calls in a row per slot make the real floor of the batch on this machine.
+    let started = Instant::now();
+    for i in 0..CONCURRENCY {
+        raw(i).await?;
+    }
+    let bare = started.elapsed() / CONCURRENCY as u32;
+    let started = Instant::now();
+    for i in 0..CONCURRENCY {
+        lm.complete(request(i)).await?;
+    }
+    let one = started.elapsed() / CONCURRENCY as u32;
+    let waves = (CALLS / CONCURRENCY) as u32;
+    println!(
+        "one call alone: bare reqwest {:.2} ms, LM.complete {:.2} ms → floor for this batch {:.1} ms",
+        bare.as_secs_f64() * 1e3,
+        one.as_secs_f64() * 1e3,
+        (bare * waves).as_secs_f64() * 1e3
+    );
+
     ordered_batch((0..CONCURRENCY).map(raw), CONCURRENCY).await;
     let started = Instant::now();
     ordered_batch((0..CALLS).map(raw), CONCURRENCY).await;
@@ -100,20 +106,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let results = ordered_batch((0..CALLS).map(|i| lm.complete(request(i))), CONCURRENCY).await;
         let wall = started.elapsed();
         let ok = results.iter().filter(|r| r.is_ok()).count();
-        println!("LM.complete  run {round}: {:>6.1} ms wall clock vs {} ms ideal ({ok}/{CALLS} ok)", wall.as_secs_f64() * 1e3, ideal.as_millis());
+        println!("LM.complete  {round}  : {:>6.1} ms wall clock vs {} ms ideal ({ok}/{CALLS} ok)", wall.as_secs_f64() * 1e3, ideal.as_millis());
     }
 
     let qa = Predict::parse("question -> answer")?.with_lm(Arc::new(lm.clone()));
     let inputs: Vec<Example> = (0..CALLS).map(|i| Example::new().with("question", format!("question number {i}"))).collect();
     for round in 1..=3 {
         let started = Instant::now();
-        let results = ordered_batch(inputs.iter().map(|x| qa.forward(x)), CONCURRENCY).await;
+        let results = dspy::module::batch(&qa, &inputs, CONCURRENCY).await;
         let wall = started.elapsed();
         let in_order = results.iter().enumerate().all(|(i, r)| {
             r.as_ref().ok().and_then(|p| p.get_str("answer").map(str::to_string)) == Some(i.to_string())
         });
         println!(
-            "Predict      run {round}: {:>6.1} ms wall clock vs {} ms ideal (ordered: {in_order})",
+            "batch(Predict) {round}: {:>6.1} ms wall clock vs {} ms ideal (ordered: {in_order})",
             wall.as_secs_f64() * 1e3,
             ideal.as_millis()
         );

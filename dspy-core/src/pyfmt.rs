@@ -309,32 +309,46 @@ pub fn strip(s: &str) -> &str {
     s.trim_matches(is_py_space)
 }
 
-fn is_line_break(c: char) -> bool {
-    matches!(
-        c,
-        '\n' | '\r' | '\u{0b}' | '\u{0c}' | '\u{1c}' | '\u{1d}' | '\u{1e}' | '\u{85}' | '\u{2028}' | '\u{2029}'
-    )
-}
-
 /// Python's `str.splitlines()`: every Unicode line boundary, `\r\n` as one, no trailing empty line.
 ///
 /// ```
 /// assert_eq!(dspy_core::pyfmt::splitlines("a\r\nb\n\nc\n"), vec!["a", "b", "", "c"]);
 /// ```
 pub fn splitlines(s: &str) -> Vec<&str> {
-    let mut lines = Vec::new();
-    let mut start = 0;
-    let mut chars = s.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        if is_line_break(c) {
-            lines.push(&s[start..i]);
-            let mut end = i + c.len_utf8();
-            if c == '\r' && let Some(&(j, '\n')) = chars.peek() {
-                chars.next();
-                end = j + 1;
-            }
-            start = end;
+    // A byte scan: every boundary is ASCII or starts with 0xC2 (U+0085) or 0xE2 (U+2028/9), and
+    // in UTF-8 those bytes only ever lead a character, so every cut is on a char boundary.
+    const CANDIDATE: [bool; 256] = {
+        let mut table = [false; 256];
+        let mut b = 0x0a;
+        while b <= 0x1e {
+            table[b] = !matches!(b, 0x0e..=0x1b);
+            b += 1;
         }
+        table[0xc2] = true;
+        table[0xe2] = true;
+        table
+    };
+    let bytes = s.as_bytes();
+    let mut lines = Vec::new();
+    let (mut start, mut i) = (0, 0);
+    while i < bytes.len() {
+        if !CANDIDATE[bytes[i] as usize] {
+            i += 1;
+            continue;
+        }
+        let width = match (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
+            (b'\r', Some(b'\n'), _) | (0xc2, Some(0x85), _) => 2,
+            (0xe2, Some(0x80), Some(0xa8 | 0xa9)) => 3,
+            (0xc2 | 0xe2, _, _) => 0,
+            _ => 1,
+        };
+        if width == 0 {
+            i += 1;
+            continue;
+        }
+        lines.push(&s[start..i]);
+        i += width;
+        start = i;
     }
     if start < s.len() {
         lines.push(&s[start..]);
@@ -454,6 +468,15 @@ pub fn title(s: &str) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn splitlines_cuts_at_every_python_boundary() {
+        // Python: "a\x0bb\x0cc\x1cd\x1de\x1ef\x85g\u2028h\u2029i\r\rj\r\nk\u2027é".splitlines()
+        let text = "a\u{0b}b\u{0c}c\u{1c}d\u{1d}e\u{1e}f\u{85}g\u{2028}h\u{2029}i\r\rj\r\nk\u{2027}é";
+        assert_eq!(splitlines(text), vec!["a", "b", "c", "d", "e", "f", "g", "h", "i", "", "j", "k\u{2027}é"]);
+        assert_eq!(splitlines("\u{c5}\u{e285}x\r"), vec!["\u{c5}\u{e285}x"]);
+        assert!(splitlines("").is_empty());
+    }
 
     #[test]
     fn floats_match_python_repr() {

@@ -98,25 +98,25 @@ fn match_header(line: &str) -> Option<(&str, &str)> {
 
 /// Parses `[[ ## name ## ]]` sections; the first section of each output field wins.
 pub(crate) fn parse_sections(adapter: &'static str, sig: &Signature, completion: &str) -> Result<Map<String, Value>, ParseError> {
-    let mut sections: Vec<(Option<&str>, Vec<&str>)> = vec![(None, Vec::new())];
-    for line in pyfmt::splitlines(completion) {
-        match match_header(pyfmt::strip(line)) {
-            Some((name, rest)) => {
-                let rest = pyfmt::strip(rest);
-                sections.push((Some(name), if rest.is_empty() { Vec::new() } else { vec![rest] }));
+    let lines = pyfmt::splitlines(completion);
+    // Each section: its name, the text after its header, and the range of its body lines.
+    let mut sections: Vec<(&str, &str, std::ops::Range<usize>)> = Vec::with_capacity(sig.output_fields().count() + 1);
+    for (i, line) in lines.iter().enumerate() {
+        if let Some((name, rest)) = match_header(pyfmt::strip(line)) {
+            if let Some(last) = sections.last_mut() {
+                last.2.end = i;
             }
-            None => sections.last_mut().expect("there is always a first section").1.push(line),
+            sections.push((name, pyfmt::strip(rest), i + 1..lines.len()));
         }
     }
-    let mut found: Map<String, Value> = Map::new();
-    for (name, lines) in &sections {
-        let Some(name) = name else { continue };
+    let mut found: Map<String, Value> = Map::with_capacity(sections.len());
+    for (name, rest, body) in &sections {
         if found.contains_key(*name) {
             continue;
         }
         let Some(field) = sig.output_fields().find(|f| f.name == *name) else { continue };
-        let text = lines.join("\n");
-        let value = parse_text(pyfmt::strip(&text), field).map_err(|reason| ParseError::InvalidValue {
+        let text = section_text(rest, &lines[body.clone()]);
+        let value = parse_text(&text, field).map_err(|reason| ParseError::InvalidValue {
             adapter,
             field: field.name.clone(),
             expected: field.ty.name(),
@@ -126,6 +126,21 @@ pub(crate) fn parse_sections(adapter: &'static str, sig: &Signature, completion:
         found.insert(field.name.clone(), value);
     }
     finish_outputs(adapter, sig, found, completion)
+}
+
+/// The reference's `"\n".join([rest] + lines).strip()`. Blank lines at either end vanish in the
+/// strip, so a one-line answer is borrowed rather than joined.
+fn section_text<'a>(rest: &'a str, lines: &[&'a str]) -> std::borrow::Cow<'a, str> {
+    let parts = || std::iter::once(rest).filter(|r| !r.is_empty()).chain(lines.iter().copied());
+    let mut filled = parts().enumerate().filter(|(_, l)| !pyfmt::strip(l).is_empty()).map(|(i, _)| i);
+    let Some(first) = filled.next() else { return "".into() };
+    let last = filled.last().unwrap_or(first);
+    let mut kept = parts().skip(first).take(last - first + 1);
+    if first == last {
+        return kept.next().map_or("", pyfmt::strip).into();
+    }
+    let joined = kept.collect::<Vec<_>>().join("\n");
+    pyfmt::strip(&joined).to_string().into()
 }
 
 /// Orders parsed outputs as the signature does, fills optional ones, and reports missing ones.

@@ -1,6 +1,8 @@
 //! Formatting shared by the adapters: field values, type hints and field lists, each as the
 //! reference's `dspy/adapters/utils.py` writes them.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
 
 use crate::pyfmt;
@@ -11,19 +13,19 @@ use crate::types::media_marker;
 ///
 /// Text stays as it is; a list given to a `str` field becomes a numbered list; other values are
 /// JSON (`json.dumps`) when they are lists or objects and Python's `str()` otherwise.
-pub fn format_field_value(field: &Field, value: &Value) -> String {
+pub fn format_field_value<'a>(field: &Field, value: &'a Value) -> Cow<'a, str> {
     if let (Value::Array(items), true) = (value, field.ty.is_str()) {
-        return format_input_list(items);
+        return format_input_list(items).into();
     }
     if let Value::String(s) = value
         && !contains_media(&field.ty)
     {
-        return s.clone(); // text is shown as it is
+        return s.as_str().into(); // text is shown as it is
     }
     let jsonable = jsonable(value, &field.ty);
     match &jsonable {
-        Value::Array(_) | Value::Object(_) => pyfmt::dumps(&jsonable),
-        other => pyfmt::py_str(other),
+        Value::Array(_) | Value::Object(_) => pyfmt::dumps(&jsonable).into(),
+        other => pyfmt::py_str(other).into(),
     }
 }
 
@@ -171,9 +173,19 @@ pub fn type_info(field: &Field) -> String {
 }
 
 /// `[[ ## name ## ]]\nvalue` sections joined by blank lines, as `format_field_with_value` does.
-pub fn marker_sections<'a>(fields: impl Iterator<Item = (&'a str, String)>) -> String {
-    let parts: Vec<String> = fields.map(|(name, value)| format!("[[ ## {name} ## ]]\n{value}")).collect();
-    pyfmt::strip(&parts.join("\n\n")).to_string()
+pub fn marker_sections<'a>(fields: impl Iterator<Item = (&'a str, impl AsRef<str>)>) -> String {
+    let mut out = String::with_capacity(128);
+    for (name, value) in fields {
+        if !out.is_empty() {
+            out.push_str("\n\n");
+        }
+        out.push_str("[[ ## ");
+        out.push_str(name);
+        out.push_str(" ## ]]\n");
+        out.push_str(value.as_ref());
+    }
+    let stripped = pyfmt::strip(&out);
+    if stripped.len() == out.len() { out } else { stripped.to_string() }
 }
 
 /// Joins parts with blank lines and strips the result, the reference's `"\n\n".join(...).strip()`.

@@ -195,24 +195,25 @@ impl SystemMessageCache {
 
     /// The cached system message for this signature, or `make()`'s, remembered for next time.
     pub fn get_or_insert_with(&self, sig: &Signature, make: impl FnOnce() -> String) -> String {
-        self.get_or_insert_slot(sig, 0, make)
+        self.get_or_insert_slot(sig, 0, make).to_string()
     }
 
     /// Like [`SystemMessageCache::get_or_insert_with`] for another text that depends only on
-    /// the signature (`slot` tells the texts apart, e.g. the closing output request).
-    pub fn get_or_insert_slot(&self, sig: &Signature, slot: u8, make: impl FnOnce() -> String) -> String {
+    /// the signature (`slot` tells the texts apart, e.g. the closing output request). Shared,
+    /// not copied: a text that is only read costs no allocation.
+    pub fn get_or_insert_slot(&self, sig: &Signature, slot: u8, make: impl FnOnce() -> String) -> Arc<str> {
         let version = sig.version();
         let read = self.entries.read().unwrap_or_else(|p| p.into_inner());
         if let Some((_, _, text)) = read.iter().find(|(v, s, _)| *v == version && *s == slot) {
-            return text.to_string();
+            return Arc::clone(text);
         }
         drop(read);
-        let text = make();
+        let text: Arc<str> = Arc::from(make());
         let mut write = self.entries.write().unwrap_or_else(|p| p.into_inner());
         if write.len() >= Self::CAPACITY {
             write.remove(0);
         }
-        write.push((version, slot, Arc::from(text.as_str())));
+        write.push((version, slot, Arc::clone(&text)));
         text
     }
 }

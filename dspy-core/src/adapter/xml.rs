@@ -164,7 +164,7 @@ impl XMLAdapter {
                 }
                 let mut formatted = format_field_value(field, value);
                 if is_output && field.ty.is_str() {
-                    formatted = escape_text(&formatted);
+                    formatted = escape_text(&formatted).into();
                 }
                 format!("<{0}>\n{1}\n</{0}>", field.name, formatted)
             })

@@ -35,7 +35,9 @@ pub struct DummyLM {
 }
 
 enum Mode {
-    Sequence(Vec<Map<String, Value>>),
+    /// The answers, and their text in the adapter's format: rendered once, up front, so a call
+    /// costs what an instant LM costs and benchmarks measure the framework around it.
+    Sequence { answers: Vec<Map<String, Value>>, rendered: Vec<String> },
     BySubstring(Vec<(String, Map<String, Value>)>),
     FollowExamples,
     Raw(Vec<String>),
@@ -82,7 +84,16 @@ impl DummyLM {
 
     /// Answers in order, one field map per call.
     pub fn new(answers: Vec<Value>) -> Self {
-        Self::with_mode(Mode::Sequence(answers.into_iter().map(to_map).collect()))
+        let answers = answers.into_iter().map(to_map).collect();
+        Self::with_mode(Mode::Sequence { answers, rendered: Vec::new() }).rendered()
+    }
+
+    /// Renders the sequence's answers in the current adapter's format.
+    fn rendered(mut self) -> Self {
+        if let Mode::Sequence { answers, rendered } = &mut self.mode {
+            *rendered = answers.iter().map(|a| self.adapter.format_outputs(a)).collect();
+        }
+        self
     }
 
     /// Answers with the first entry whose key occurs in the last message.
@@ -113,7 +124,7 @@ impl DummyLM {
     /// Renders answers in this adapter's format (e.g. `JSONAdapter`).
     pub fn with_adapter(mut self, adapter: Arc<dyn Adapter>) -> Self {
         self.adapter = adapter;
-        self
+        self.rendered()
     }
 
     /// Turns the call history off (it grows with every call).
@@ -129,10 +140,10 @@ impl DummyLM {
 
     fn answer(&self, messages: &[Message]) -> String {
         match &self.mode {
-            Mode::Sequence(answers) => {
+            Mode::Sequence { rendered, .. } => {
                 let i = self.next.fetch_add(1, Ordering::Relaxed);
-                match answers.get(i) {
-                    Some(a) => self.adapter.format_outputs(a),
+                match rendered.get(i) {
+                    Some(text) => text.clone(),
                     None => self.adapter.format_outputs(&to_map(json!({"answer": "No more responses"}))),
                 }
             }
@@ -194,16 +205,18 @@ impl LanguageModel for DummyLM {
 
     async fn complete(&self, request: LmRequest) -> Result<LmResponse, LmError> {
         let n = request.config.n.unwrap_or(1).max(1) as usize;
-        let outputs: Vec<String> = (0..n).map(|_| self.answer(&request.messages)).collect();
+        let outputs: Vec<LmOutput> = (0..n)
+            .map(|_| LmOutput { text: self.answer(&request.messages), finish_reason: Some("stop".into()), ..LmOutput::default() })
+            .collect();
         if self.record_history {
             self.history.lock().unwrap_or_else(|p| p.into_inner()).push(LmHistoryEntry {
                 messages: request.messages,
-                outputs: outputs.clone(),
+                outputs: outputs.iter().map(|o| o.text.clone()).collect(),
                 usage: Usage::default(),
             });
         }
         Ok(LmResponse {
-            outputs: outputs.into_iter().map(|text| LmOutput { text, finish_reason: Some("stop".into()), ..LmOutput::default() }).collect(),
+            outputs,
             usage: Usage::default(),
             model: "dummy".into(),
             cache_hit: false,

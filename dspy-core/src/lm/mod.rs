@@ -204,8 +204,15 @@ pub struct LmConfig {
 impl LmConfig {
     /// `self` with every setting `over` has replacing this one's.
     pub fn merged(&self, over: &LmConfig) -> LmConfig {
-        let mut extra = self.extra.clone();
-        extra.extend(over.extra.clone());
+        let extra = match (self.extra.is_empty(), over.extra.is_empty()) {
+            (_, true) => self.extra.clone(),
+            (true, false) => over.extra.clone(),
+            (false, false) => {
+                let mut extra = self.extra.clone();
+                extra.extend(over.extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+                extra
+            }
+        };
         LmConfig {
             temperature: over.temperature.or(self.temperature),
             top_p: over.top_p.or(self.top_p),
