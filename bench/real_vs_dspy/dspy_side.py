@@ -2,7 +2,7 @@
 
 Same data file (examples/data/order_ids.jsonl: first 20 train, last 16 dev, no shuffling), same
 signature, metric, LM settings (temperature 0, max_tokens 64, cache off) and optimizer settings
-(LabeledFewShot k=4 first-k, BootstrapFewShot 4/4, MIPROv2 light with REAL_MIPRO=1).
+(LabeledFewShot k=4 first-k, BootstrapFewShot 4/4, MIPROv2 light unless REAL_MIPRO=0).
 
     python dspy_side.py --api-base http://127.0.0.1:8765/v1 [--model openai/smollm2] [--json out.json]
 """
@@ -73,7 +73,16 @@ def main():
 
     def run(name, compile_fn):
         h0, t0 = len(lm.history), time.perf_counter()
-        program = compile_fn()
+        try:
+            program = compile_fn()
+        except Exception as e:  # an optimizer that aborts is a result too: record it, go on
+            compile_s = time.perf_counter() - t0
+            calls, tokens = usage_since(h0)
+            error = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+            print(f"== {name}: compile failed after {compile_s:.1f} s, {calls} LM calls: {error}", file=sys.stderr)
+            results.append({"program": name, "error": error, "lm_calls": calls, "tokens": tokens,
+                            "compile_s": compile_s, "eval_s": 0.0})
+            return
         compile_s = time.perf_counter() - t0
         t1 = time.perf_counter()
         score = evaluate(program).score
@@ -90,14 +99,15 @@ def main():
     run("LabeledFewShot(k=4)", lambda: LabeledFewShot(k=K).compile(student, trainset=trainset, sample=False))
     run("BootstrapFewShot", lambda: BootstrapFewShot(metric=metric, max_bootstrapped_demos=K,
                                                       max_labeled_demos=K).compile(student, trainset=trainset))
-    if os.environ.get("REAL_MIPRO") == "1":
+    if os.environ.get("REAL_MIPRO") != "0":
         run("MIPROv2(light)", lambda: MIPROv2(metric=metric, auto="light", max_bootstrapped_demos=K,
                                               max_labeled_demos=K, seed=SEED, num_threads=1)
             .compile(student, trainset=trainset))
 
     print(f"{'program':<20} {'dev score':>9} {'LM calls':>9} {'tokens':>9} {'compile s':>10} {'eval s':>8}", file=sys.stderr)
     for r in results:
-        print(f"{r['program']:<20} {r['dev_score']:>8.1f}% {r['lm_calls']:>9} {r['tokens']:>9} "
+        score = f"{r['dev_score']:>8.1f}%" if "error" not in r else f"{'failed':>9}"
+        print(f"{r['program']:<20} {score} {r['lm_calls']:>9} {r['tokens']:>9} "
               f"{r['compile_s']:>10.1f} {r['eval_s']:>8.1f}", file=sys.stderr)
     out = {"side": "dspy-python", "dspy_version": dspy.__version__, "model": args.model, "train": len(trainset),
            "dev": len(devset), "results": results}

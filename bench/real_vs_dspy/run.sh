@@ -5,7 +5,7 @@
 #   bench/real_vs_dspy/run.sh                       # starts ../shared/reallm/serve.sh if needed
 #   DSPY_PYTHON=/path/to/python bench/real_vs_dspy/run.sh   # a Python with dspy==3.4.1 already
 #   DSPY_API_BASE=http://host:port/v1 DSPY_LM=openai/model bench/real_vs_dspy/run.sh
-#   REAL_MIPRO=1 bench/real_vs_dspy/run.sh          # MIPROv2 light too (slow on a CPU model)
+#   REAL_MIPRO=0 bench/real_vs_dspy/run.sh          # without MIPROv2 light (its ~12 min a side)
 #
 # Caches are off on both sides. The two sides run one after the other (the server answers one
 # request at a time). Results: $OUT (default bench/real_vs_dspy/out/) rust.json, python.json.
@@ -77,8 +77,12 @@ for r in rust["results"]:
     p = by.get(r["program"], {})
     rs = r["compile_s"] + r["eval_s"]
     ps = p.get("compile_s", 0) + p.get("eval_s", 0)
+    pscore = f"{'failed':>8}" if "error" in p else f"{p.get('dev_score', float('nan')):>7.1f}%"
     print(f"{r['program']:<20} | {r['dev_score']:>7.1f}% {rs:>7.1f} {r['lm_calls']:>5} {r['tokens']:>6} | "
-          f"{p.get('dev_score', float('nan')):>7.1f}% {ps:>7.1f} {p.get('lm_calls', 0):>5} {p.get('tokens', 0):>6}")
+          f"{pscore} {ps:>7.1f} {p.get('lm_calls', 0):>5} {p.get('tokens', 0):>6}")
+for p in py["results"]:
+    if "error" in p:
+        print(f"DSPy {p['program']}: {p['error'][:160]}")
 print(f"{'whole run (wall s)':<20} | {walls['dspy-rs']:>16.1f} {'':>12} | {walls['dspy-python']:>16.1f}")
 print("(s = compile + dev evaluation; whole run includes process start-up and imports)")
 PY

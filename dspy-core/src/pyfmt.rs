@@ -315,45 +315,69 @@ pub fn strip(s: &str) -> &str {
 /// assert_eq!(dspy_core::pyfmt::splitlines("a\r\nb\n\nc\n"), vec!["a", "b", "", "c"]);
 /// ```
 pub fn splitlines(s: &str) -> Vec<&str> {
-    // A byte scan: every boundary is ASCII or starts with 0xC2 (U+0085) or 0xE2 (U+2028/9), and
-    // in UTF-8 those bytes only ever lead a character, so every cut is on a char boundary.
-    const CANDIDATE: [bool; 256] = {
-        let mut table = [false; 256];
-        let mut b = 0x0a;
-        while b <= 0x1e {
-            table[b] = !matches!(b, 0x0e..=0x1b);
-            b += 1;
-        }
-        table[0xc2] = true;
-        table[0xe2] = true;
-        table
-    };
-    let bytes = s.as_bytes();
-    let mut lines = Vec::new();
-    let (mut start, mut i) = (0, 0);
-    while i < bytes.len() {
-        if !CANDIDATE[bytes[i] as usize] {
-            i += 1;
-            continue;
-        }
-        let width = match (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
-            (b'\r', Some(b'\n'), _) | (0xc2, Some(0x85), _) => 2,
-            (0xe2, Some(0x80), Some(0xa8 | 0xa9)) => 3,
-            (0xc2 | 0xe2, _, _) => 0,
-            _ => 1,
+    Lines::new(s).map(|(line, _)| line).collect()
+}
+
+/// The lines of `splitlines`, each with the byte offset where the next line starts, so a caller
+/// can slice the original text between two lines without collecting them.
+///
+/// ```
+/// let lines: Vec<_> = dspy_core::pyfmt::Lines::new("a\r\nb").collect();
+/// assert_eq!(lines, vec![("a", 3), ("b", 4)]);
+/// ```
+pub struct Lines<'a> {
+    text: &'a str,
+    at: usize,
+}
+
+impl<'a> Lines<'a> {
+    /// The lines of `text`.
+    pub fn new(text: &'a str) -> Self {
+        Lines { text, at: 0 }
+    }
+}
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = (&'a str, usize);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        // A byte scan: every boundary is ASCII or starts with 0xC2 (U+0085) or 0xE2 (U+2028/9),
+        // and in UTF-8 those bytes only ever lead a character, so every cut is on a char boundary.
+        const CANDIDATE: [bool; 256] = {
+            let mut table = [false; 256];
+            let mut b = 0x0a;
+            while b <= 0x1e {
+                table[b] = !matches!(b, 0x0e..=0x1b);
+                b += 1;
+            }
+            table[0xc2] = true;
+            table[0xe2] = true;
+            table
         };
-        if width == 0 {
-            i += 1;
-            continue;
+        let bytes = self.text.as_bytes();
+        let start = self.at;
+        if start >= bytes.len() {
+            return None;
         }
-        lines.push(&s[start..i]);
-        i += width;
-        start = i;
+        let mut i = start;
+        while i < bytes.len() {
+            if CANDIDATE[bytes[i] as usize] {
+                let width = match (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
+                    (b'\r', Some(b'\n'), _) | (0xc2, Some(0x85), _) => 2,
+                    (0xe2, Some(0x80), Some(0xa8 | 0xa9)) => 3,
+                    (0xc2 | 0xe2, _, _) => 0,
+                    _ => 1,
+                };
+                if width > 0 {
+                    self.at = i + width;
+                    return Some((&self.text[start..i], self.at));
+                }
+            }
+            i += 1;
+        }
+        self.at = bytes.len();
+        Some((&self.text[start..], self.at))
     }
-    if start < s.len() {
-        lines.push(&s[start..]);
-    }
-    lines
 }
 
 /// Python's `textwrap.dedent`: drop the longest common leading run of spaces/tabs, and blank

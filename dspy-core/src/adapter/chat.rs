@@ -98,24 +98,16 @@ fn match_header(line: &str) -> Option<(&str, &str)> {
 
 /// Parses `[[ ## name ## ]]` sections; the first section of each output field wins.
 pub(crate) fn parse_sections(adapter: &'static str, sig: &Signature, completion: &str) -> Result<Map<String, Value>, ParseError> {
-    let lines = pyfmt::splitlines(completion);
-    // Each section: its name, the text after its header, and the range of its body lines.
-    let mut sections: Vec<(&str, &str, std::ops::Range<usize>)> = Vec::with_capacity(sig.output_fields().count() + 1);
-    for (i, line) in lines.iter().enumerate() {
-        if let Some((name, rest)) = match_header(pyfmt::strip(line)) {
-            if let Some(last) = sections.last_mut() {
-                last.2.end = i;
-            }
-            sections.push((name, pyfmt::strip(rest), i + 1..lines.len()));
+    let mut found: Map<String, Value> = Map::with_capacity(sig.output_fields().count());
+    // The open section: its name, the text after its header, and where its body starts.
+    let mut open: Option<(&str, &str, usize)> = None;
+    let close = |section: Option<(&str, &str, usize)>, end: usize, found: &mut Map<String, Value>| {
+        let Some((name, rest, start)) = section else { return Ok(()) };
+        let Some(field) = sig.output_fields().find(|f| f.name == name) else { return Ok(()) };
+        if found.keys().any(|k| k == name) {
+            return Ok(()); // a handful of keys: a scan is cheaper than hashing
         }
-    }
-    let mut found: Map<String, Value> = Map::with_capacity(sections.len());
-    for (name, rest, body) in &sections {
-        if found.contains_key(*name) {
-            continue;
-        }
-        let Some(field) = sig.output_fields().find(|f| f.name == *name) else { continue };
-        let text = section_text(rest, &lines[body.clone()]);
+        let text = section_text(rest, &completion[start..end.max(start)]);
         let value = parse_text(&text, field).map_err(|reason| ParseError::InvalidValue {
             adapter,
             field: field.name.clone(),
@@ -124,23 +116,36 @@ pub(crate) fn parse_sections(adapter: &'static str, sig: &Signature, completion:
             snippet: snippet(completion),
         })?;
         found.insert(field.name.clone(), value);
+        Ok(())
+    };
+    let mut line_start = 0;
+    for (line, next) in pyfmt::Lines::new(completion) {
+        if let Some((name, rest)) = match_header(pyfmt::strip(line)) {
+            close(open.take(), line_start, &mut found)?;
+            open = Some((name, pyfmt::strip(rest), next));
+        }
+        line_start = next;
     }
+    close(open, completion.len(), &mut found)?;
     finish_outputs(adapter, sig, found, completion)
 }
 
-/// The reference's `"\n".join([rest] + lines).strip()`. Blank lines at either end vanish in the
-/// strip, so a one-line answer is borrowed rather than joined.
-fn section_text<'a>(rest: &'a str, lines: &[&'a str]) -> std::borrow::Cow<'a, str> {
-    let parts = || std::iter::once(rest).filter(|r| !r.is_empty()).chain(lines.iter().copied());
-    let mut filled = parts().enumerate().filter(|(_, l)| !pyfmt::strip(l).is_empty()).map(|(i, _)| i);
-    let Some(first) = filled.next() else { return "".into() };
-    let last = filled.last().unwrap_or(first);
-    let mut kept = parts().skip(first).take(last - first + 1);
-    if first == last {
-        return kept.next().map_or("", pyfmt::strip).into();
+/// The reference's `"\n".join([rest] + body.splitlines()).strip()`, where `rest` (the text after
+/// the header) is already stripped. A one-line answer (the usual case) is borrowed from the
+/// completion rather than split and joined.
+fn section_text<'a>(rest: &'a str, body: &'a str) -> std::borrow::Cow<'a, str> {
+    let join = |first: Option<&str>, body: &str| {
+        let lines = first.into_iter().chain(pyfmt::Lines::new(body).map(|(line, _)| line));
+        lines.collect::<Vec<_>>().join("\n").into()
+    };
+    if rest.is_empty() {
+        let body = pyfmt::strip(body);
+        if pyfmt::Lines::new(body).nth(1).is_none() { body.into() } else { join(None, body) }
+    } else {
+        // Blank lines and indentation right after the header are inside the joined text.
+        let body = body.trim_end_matches(pyfmt::is_py_space);
+        if body.is_empty() { rest.into() } else { join(Some(rest), body) }
     }
-    let joined = kept.collect::<Vec<_>>().join("\n");
-    pyfmt::strip(&joined).to_string().into()
 }
 
 /// Orders parsed outputs as the signature does, fills optional ones, and reports missing ones.
@@ -230,6 +235,61 @@ mod tests {
 
     fn sig() -> Signature {
         Signature::parse("question -> answer, n: int").unwrap()
+    }
+
+    /// The reference's algorithm, spelled out: every line, sections by header, each body joined
+    /// with `\n` and stripped; the parser above must give the same text without collecting.
+    fn sections_as_the_reference_does(completion: &str) -> Vec<(String, String)> {
+        let mut sections: Vec<(String, Vec<&str>)> = Vec::new();
+        for line in pyfmt::splitlines(completion) {
+            match match_header(pyfmt::strip(line)) {
+                Some((name, rest)) => {
+                    let rest = pyfmt::strip(rest);
+                    sections.push((name.to_string(), if rest.is_empty() { vec![] } else { vec![rest] }));
+                }
+                None => {
+                    if let Some(last) = sections.last_mut() {
+                        last.1.push(line);
+                    }
+                }
+            }
+        }
+        sections.into_iter().map(|(name, lines)| (name, pyfmt::strip(&lines.join("\n")).to_string())).collect()
+    }
+
+    #[test]
+    fn section_text_matches_the_reference_join() {
+        let pieces = ["[[ ## answer ## ]]", "[[ ## n ## ]]", " ", "\n", "\r\n", "\r", "x", "  y ", "\u{2028}", "\t", "\u{85}", "é"];
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        for _ in 0..20_000 {
+            let mut completion = String::new();
+            for _ in 0..(seed % 14) {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                completion.push_str(pieces[(seed % pieces.len() as u64) as usize]);
+            }
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let mut first: Vec<(String, String)> = Vec::new();
+            for (name, text) in sections_as_the_reference_does(&completion) {
+                if !first.iter().any(|(n, _)| *n == name) {
+                    first.push((name, text));
+                }
+            }
+            let sig = Signature::parse("q -> answer, n").unwrap();
+            match parse_sections("ChatAdapter", &sig, &completion) {
+                Ok(out) => {
+                    let got: Vec<(String, String)> = out.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string())).collect();
+                    let mut want = first.clone();
+                    want.sort_by_key(|(n, _)| n != "answer");
+                    assert_eq!(got, want, "{completion:?}");
+                }
+                Err(ParseError::MissingFields { .. }) => assert!(first.len() < 2, "{completion:?}"),
+                Err(e) => panic!("{completion:?}: {e}"),
+            }
+        }
     }
 
     #[test]

@@ -118,7 +118,7 @@ fn enum_member(value: Py, members: &[Value], schema: &Value) -> Result<Value, St
 /// Fills output fields missing from a parse with their fallback: `None` for optional types.
 pub fn apply_output_defaults(fields: &mut serde_json::Map<String, Value>, sig: &crate::Signature) {
     for f in sig.output_fields() {
-        if !fields.contains_key(&f.name) && f.ty.allows_none() {
+        if f.ty.allows_none() && !fields.contains_key(&f.name) {
             fields.insert(f.name.clone(), Value::Null);
         }
     }
