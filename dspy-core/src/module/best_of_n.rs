@@ -100,10 +100,13 @@ pub(crate) struct Attempts {
 }
 
 impl Attempts {
-    /// Keeps `prediction` if its reward beats the best so far (the first of equals wins).
-    pub(crate) fn offer(&mut self, reward: f64, prediction: &Prediction, calls: &[TraceEntry]) {
+    /// Keeps the attempt `take` gives (its prediction and trace) if `reward` beats the best so
+    /// far (the first of equals wins); `take` runs only then, so a caller that still needs the
+    /// attempt copies it only when it is kept.
+    pub(crate) fn offer(&mut self, reward: f64, take: impl FnOnce() -> (Prediction, Vec<TraceEntry>)) {
         if self.best.as_ref().is_none_or(|(b, _, _)| reward > *b) {
-            self.best = Some((reward, prediction.clone(), calls.to_vec()));
+            let (prediction, calls) = take();
+            self.best = Some((reward, prediction, calls));
         }
     }
 
@@ -195,7 +198,7 @@ impl<M: Module + Clone> Module for BestOfN<M> {
             match result {
                 Ok(prediction) => {
                     let reward = (self.reward)(inputs, &prediction);
-                    attempts.offer(reward, &prediction, &calls);
+                    attempts.offer(reward, || (prediction, calls));
                     if reward >= self.threshold {
                         break;
                     }

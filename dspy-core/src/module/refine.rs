@@ -238,7 +238,7 @@ impl<M: Module + Clone> Module for Refine<M> {
             };
             let step = match attempt.await {
                 Ok((outputs, calls, reward)) => {
-                    attempts.offer(reward, &outputs, &calls);
+                    attempts.offer(reward, || (outputs.clone(), calls.clone()));
                     if reward >= self.threshold || idx + 1 == self.n {
                         break;
                     }
