@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 
 use super::format::{
-    field_descriptions, format_field_value, join_strip, jsonable, marker_sections, task_description, translate_field_type,
+    Joined, field_descriptions, format_field_value, join_strip, jsonable, marker_sections, task_description, translate_field_type,
     type_info,
 };
 use super::{Adapter, JSONAdapter, SystemMessageCache};
@@ -51,24 +51,18 @@ impl ChatAdapter {
 
 /// The user message of the chat family: input sections plus an optional closing request.
 pub(crate) fn chat_user_message(sig: &Signature, inputs: &Map<String, Value>, prefix: &str, requirements: Option<&str>) -> String {
-    // The reference joins [prefix, sections..., requirements, suffix] with blank lines and strips
-    // the result; building one string and stripping it once gives the same text.
-    let mut out = String::with_capacity(256);
-    out.push_str(prefix);
+    // The reference joins [prefix, sections..., requirements] with blank lines and strips it.
+    let mut joined = Joined::with_capacity(256);
+    joined.part(prefix);
     for f in sig.input_fields() {
         if let Some(v) = inputs.get(&f.name) {
-            out.push_str("\n\n[[ ## ");
-            out.push_str(&f.name);
-            out.push_str(" ## ]]\n");
-            out.push_str(&format_field_value(f, v));
+            joined.section(&f.name, &format_field_value(f, v));
         }
     }
     if let Some(r) = requirements {
-        out.push_str("\n\n");
-        out.push_str(r);
+        joined.part(r);
     }
-    let stripped = pyfmt::strip(&out);
-    if stripped.len() == out.len() { out } else { stripped.to_string() }
+    joined.finish()
 }
 
 /// A value without a declared type, as the reference formats an answer given to its DummyLM.

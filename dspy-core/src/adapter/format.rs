@@ -174,21 +174,60 @@ pub fn type_info(field: &Field) -> String {
 
 /// `[[ ## name ## ]]\nvalue` sections joined by blank lines, as `format_field_with_value` does.
 pub fn marker_sections<'a>(fields: impl Iterator<Item = (&'a str, impl AsRef<str>)>) -> String {
-    let mut out = String::with_capacity(128);
+    let mut joined = Joined::with_capacity(128);
     for (name, value) in fields {
-        if !out.is_empty() {
-            out.push_str("\n\n");
-        }
-        out.push_str("[[ ## ");
-        out.push_str(name);
-        out.push_str(" ## ]]\n");
-        out.push_str(value.as_ref());
+        joined.section(name, value.as_ref());
     }
-    let stripped = pyfmt::strip(&out);
-    if stripped.len() == out.len() { out } else { stripped.to_string() }
+    joined.finish()
 }
 
 /// Joins parts with blank lines and strips the result, the reference's `"\n\n".join(...).strip()`.
 pub fn join_strip(parts: &[&str]) -> String {
-    pyfmt::strip(&parts.join("\n\n")).to_string()
+    let mut joined = Joined::with_capacity(parts.iter().map(|p| p.len() + 2).sum());
+    for part in parts {
+        joined.part(part);
+    }
+    joined.finish()
+}
+
+/// The reference's `"\n\n".join(parts).strip()` built in one buffer: parts (an empty one still
+/// counts, as in Python) and `[[ ## name ## ]]` sections, stripped once at the end.
+pub(crate) struct Joined {
+    text: String,
+    parts: usize,
+}
+
+impl Joined {
+    /// An empty text with room for `capacity` bytes.
+    pub(crate) fn with_capacity(capacity: usize) -> Self {
+        Joined { text: String::with_capacity(capacity), parts: 0 }
+    }
+
+    fn separate(&mut self) {
+        if self.parts > 0 {
+            self.text.push_str("\n\n");
+        }
+        self.parts += 1;
+    }
+
+    /// Appends one part.
+    pub(crate) fn part(&mut self, part: &str) {
+        self.separate();
+        self.text.push_str(part);
+    }
+
+    /// Appends one `[[ ## name ## ]]\nvalue` section as a part.
+    pub(crate) fn section(&mut self, name: &str, value: &str) {
+        self.separate();
+        self.text.push_str("[[ ## ");
+        self.text.push_str(name);
+        self.text.push_str(" ## ]]\n");
+        self.text.push_str(value);
+    }
+
+    /// The stripped text (no copy when there is nothing to strip).
+    pub(crate) fn finish(self) -> String {
+        let stripped = pyfmt::strip(&self.text);
+        if stripped.len() == self.text.len() { self.text } else { stripped.to_string() }
+    }
 }
