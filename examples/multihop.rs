@@ -79,11 +79,10 @@ async fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
     std::fs::remove_file(&path).ok();
 
     // A program optimized by Python DSPy loads the same way.
-    let python = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/interop/multihop.json");
-    if python.exists() {
-        reloaded.load(&python)?;
-        println!("== loaded Python DSPy's {}: instructions now {:?}", python.display(), reloaded.generate_query.predict.signature().instructions());
-    }
+    // (`tests/data/interop/multihop.json` was saved by DSPy 3.4.1's `program.save(...)`.)
+    let python = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/interop/multihop.json");
+    reloaded.load(&python)?;
+    println!("== loaded Python DSPy's {}: instructions now {:?}", python.display(), reloaded.generate_query.predict.signature().instructions());
     common::print_calls(&dummy, "prompts");
     Ok(())
 }

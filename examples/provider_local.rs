@@ -30,7 +30,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("provider_local needs a running OpenAI-compatible server:");
         println!("  DSPY_API_BASE=http://127.0.0.1:8000/v1 DSPY_LM=openai/<served-model> cargo run --example provider_local");
         println!("  (vLLM: `vllm serve <model>` on :8000; SGLang on :30000; llama.cpp `llama-server` on :8080;");
-        println!("   this repo's offline model: ../shared/reallm/serve.sh 8765)");
+        println!("   this repo's offline model: scripts/serve-local-lm.sh 8765)");
         return Ok(());
     };
     let model = std::env::var("DSPY_LM").unwrap_or_else(|_| "openai/local-model".into());

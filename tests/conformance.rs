@@ -1,5 +1,5 @@
 //! Adapter conformance against the reference DSPy 3.4.1: every vector in
-//! `../shared/conformance` (or `$DSPY_CONFORMANCE_DIR`), and every vector of our own in
+//! `tests/data/conformance` (vendored), in `../shared/conformance` or `$DSPY_CONFORMANCE_DIR`, and every vector of our own in
 //! `tests/data/conformance-extra`, is formatted or parsed with the named adapter and compared
 //! with what the reference produced. See the shared directory's README for the format.
 
@@ -8,7 +8,9 @@ mod common;
 use dspy::{Example, FieldType};
 use serde_json::{Map, Value};
 
-use common::{json_eq, vector_files};
+use std::path::Path;
+
+use common::{Tally, json_eq};
 
 fn check(case: &Value) -> Result<(), String> {
     let sig = common::signature(&case["signature"])?;
@@ -57,44 +59,31 @@ fn check(case: &Value) -> Result<(), String> {
     }
 }
 
-/// Runs every vector file, printing one line per failure and a closing `N passed, M failed`;
+/// Runs every vector of `dir`, printing one line per failure and a closing `N passed, M failed`;
 /// fails when any vector fails.
-fn run_vectors(files: &[std::path::PathBuf]) {
-    let (mut passed, mut failed) = (0, 0);
-    for path in files {
-        let case: Value = match std::fs::read_to_string(path).map_err(|e| e.to_string()).and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string())) {
-            Ok(c) => c,
-            Err(e) => {
-                println!("FAIL {}: unreadable: {e}", path.display());
-                failed += 1;
-                continue;
-            }
-        };
-        match check(&case) {
-            Ok(()) => passed += 1,
-            Err(e) => {
-                println!("FAIL {}: {e}", case["id"].as_str().unwrap_or(&path.display().to_string()));
-                failed += 1;
-            }
-        }
+fn run_vectors(dir: &Path) {
+    let mut tally = Tally::default();
+    for path in common::json_files(dir) {
+        let outcome = common::read_json(&path).and_then(|case| check(&case));
+        tally.record(&path.display().to_string(), outcome);
     }
-    println!("{passed} passed, {failed} failed");
-    assert!(passed + failed > 0, "no conformance vectors found");
-    assert_eq!(failed, 0, "{failed} conformance vector(s) failed");
+    tally.finish("conformance vectors", dir);
 }
 
-/// The shared vectors (`../shared/conformance`, or `$DSPY_CONFORMANCE_DIR`).
+/// The reference's vectors: the vendored copy (`tests/data/conformance`), then
+/// `$DSPY_CONFORMANCE_DIR` or `../shared/conformance` when present.
 #[test]
 fn conformance_vectors() {
-    run_vectors(&vector_files("DSPY_CONFORMANCE_DIR", "conformance"));
+    for dir in common::vector_dirs("DSPY_CONFORMANCE_DIR", "conformance") {
+        run_vectors(&dir);
+    }
 }
 
 /// Our own vectors from the same reference (`tests/data/conformance-extra`, written by
 /// `tests/conformance-gen/generate.py`): more signatures, types and parse cases.
 #[test]
 fn extra_conformance_vectors() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/conformance-extra");
-    run_vectors(&common::json_files(&dir));
+    run_vectors(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/conformance-extra"));
 }
 
 #[test]

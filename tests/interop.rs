@@ -1,7 +1,10 @@
 //! Interop with programs saved by Python DSPy 3.4.1: every `<name>.json` with a
-//! `<name>.expected.json` in `../shared/interop` (or `$DSPY_INTEROP_DIR`) is loaded into the
+//! `<name>.expected.json` in `tests/data/interop` (vendored) and in `../shared/interop` (or
+//! `$DSPY_INTEROP_DIR`) is loaded into the
 //! Rust program of the same (multihop) structure, which, fed the recorded completions, must
 //! send exactly the recorded messages and return the recorded answer. Prints `N passed, M failed`.
+
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -32,13 +35,6 @@ impl MultiHop {
 
 fn multihop() -> MultiHop {
     MultiHop { generate_query: ChainOfThought::new(), generate_answer: ChainOfThought::new() }
-}
-
-fn interop_dir() -> PathBuf {
-    match std::env::var_os("DSPY_INTEROP_DIR") {
-        Some(dir) => PathBuf::from(dir),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/interop"),
-    }
 }
 
 /// `(program, expected)` file pairs, sorted by name.
@@ -98,26 +94,20 @@ async fn check(program_file: &Path, expected_file: &Path) -> std::result::Result
 
 #[tokio::test]
 async fn interop_programs() {
-    let dir = interop_dir();
-    let (mut passed, mut failed) = (0, 0);
-    for (program, expected) in pairs(&dir) {
-        match check(&program, &expected).await {
-            Ok(()) => passed += 1,
-            Err(e) => {
-                println!("FAIL {}: {e}", program.display());
-                failed += 1;
-            }
+    for dir in common::vector_dirs("DSPY_INTEROP_DIR", "interop") {
+        let mut tally = common::Tally::default();
+        for (program, expected) in pairs(&dir) {
+            tally.record(&program.display().to_string(), check(&program, &expected).await);
         }
+        tally.finish("interop programs", &dir);
     }
-    println!("{passed} passed, {failed} failed");
-    assert!(passed + failed > 0, "no interop pairs found in {}", dir.display());
-    assert_eq!(failed, 0, "{failed} interop program(s) failed");
 }
 
 /// Our own save writes the same state back, and Python's file round-trips through it.
 #[test]
 fn saved_state_round_trips() {
-    let Some((file, _)) = pairs(&interop_dir()).into_iter().next() else { return };
+    let vendored = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/interop");
+    let (file, _) = pairs(&vendored).into_iter().next().expect("a vendored interop pair");
     let mut program = multihop();
     program.load(&file).unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -153,7 +143,8 @@ impl WrongShape {
 
 #[test]
 fn mismatched_programs_are_named() {
-    let Some((file, _)) = pairs(&interop_dir()).into_iter().next() else { return };
+    let vendored = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/interop");
+    let (file, _) = pairs(&vendored).into_iter().next().expect("a vendored interop pair");
     let mut wrong = WrongShape { generate_query: ChainOfThought::new(), generate: Predict::new() };
     let before = wrong.to_state();
     let err = wrong.load(&file).unwrap_err();

@@ -1,5 +1,5 @@
-//! The reference's module runs, call by call: every vector in `../shared/modules` (or in
-//! `$DSPY_MODULES_DIR`) is replayed with the same signature, config, inputs and LM outputs; the
+//! The reference's module runs, call by call: every vector in `tests/data/modules` (vendored)
+//! and in `../shared/modules` (or in `$DSPY_MODULES_DIR`) is replayed with the same signature, config, inputs and LM outputs; the
 //! messages of every LM call must be byte-identical and the outputs equal.
 
 mod common;
@@ -106,23 +106,15 @@ async fn check(vector: &Value) -> Result<(), String> {
 
 #[tokio::test]
 async fn module_vectors() {
-    let files = common::vector_files("DSPY_MODULES_DIR", "modules");
-    assert!(!files.is_empty(), "no module vectors found");
-    let (mut passed, mut failed) = (0, 0);
-    for path in &files {
-        let name = path.file_name().unwrap_or_default().to_string_lossy().to_string();
-        let result = match std::fs::read_to_string(path).map_err(|e| e.to_string()).and_then(|t| serde_json::from_str::<Value>(&t).map_err(|e| e.to_string())) {
-            Ok(vector) => check(&vector).await,
-            Err(e) => Err(format!("unreadable: {e}")),
-        };
-        match result {
-            Ok(()) => passed += 1,
-            Err(e) => {
-                failed += 1;
-                println!("FAIL {name}: {e}");
-            }
+    for dir in common::vector_dirs("DSPY_MODULES_DIR", "modules") {
+        let mut tally = common::Tally::default();
+        for path in common::json_files(&dir) {
+            let outcome = match common::read_json(&path) {
+                Ok(vector) => check(&vector).await,
+                Err(e) => Err(e),
+            };
+            tally.record(&path.display().to_string(), outcome);
         }
+        tally.finish("module vectors", &dir);
     }
-    println!("{passed} passed, {failed} failed");
-    assert_eq!(failed, 0, "{failed} module vector(s) failed");
 }

@@ -1,5 +1,5 @@
-//! Messages with images and audio, against the reference: every vector in
-//! `../shared/multimodal` (or `$DSPY_MULTIMODAL_DIR`) is formatted with the named adapter and
+//! Messages with images and audio, against the reference: every vector in `tests/data/multimodal`
+//! (vendored) and in `../shared/multimodal` (or `$DSPY_MULTIMODAL_DIR`) is formatted with the named adapter and
 //! must equal DSPy 3.4.1's messages, content parts included. See that directory's README.
 
 mod common;
@@ -22,35 +22,20 @@ fn check(case: &Value) -> Result<(), String> {
 
 #[test]
 fn multimodal_vectors() {
-    let files = common::vector_files("DSPY_MULTIMODAL_DIR", "multimodal");
-    let (mut passed, mut failed) = (0, 0);
-    for path in &files {
-        let case: Value = match std::fs::read_to_string(path).ok().and_then(|t| serde_json::from_str(&t).ok()) {
-            Some(c) => c,
-            None => {
-                println!("FAIL {}: unreadable", path.display());
-                failed += 1;
-                continue;
-            }
-        };
-        match check(&case) {
-            Ok(()) => passed += 1,
-            Err(e) => {
-                println!("FAIL {}: {e}", path.display());
-                failed += 1;
-            }
+    for dir in common::vector_dirs("DSPY_MULTIMODAL_DIR", "multimodal") {
+        let mut tally = common::Tally::default();
+        for path in common::json_files(&dir) {
+            tally.record(&path.display().to_string(), common::read_json(&path).and_then(|case| check(&case)));
         }
+        tally.finish("multimodal vectors", &dir);
     }
-    println!("{passed} passed, {failed} failed");
-    assert!(passed + failed > 0, "no multimodal vectors found");
-    assert_eq!(failed, 0);
 }
 
 /// Typed `Image`/`Audio` values render exactly like the reference's `{"$image": ...}` values.
 #[test]
 fn typed_media_match_the_vector_values() {
     let case: Value = serde_json::from_str(
-        &std::fs::read_to_string(common::vector_dir("DSPY_MULTIMODAL_DIR", "multimodal").join("image-chat.json")).unwrap(),
+        &std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/multimodal/image-chat.json")).unwrap(),
     )
     .unwrap();
     let uri = case["inputs"]["image"]["$image"].as_str().unwrap();

@@ -4,7 +4,7 @@
 //!
 //! Skipped (each test says so) unless `DSPY_REAL_LM_BASE` names the server, e.g.
 //!
-//!     ../shared/reallm/serve.sh 8765
+//!     scripts/serve-local-lm.sh 8765
 //!     DSPY_REAL_LM_BASE=http://127.0.0.1:8765/v1 cargo test --test real_lm -- --nocapture
 //!
 //! `DSPY_REAL_LM_MODEL` names the served model (default `smollm2`). The tests are written for
@@ -37,7 +37,7 @@ fn server(test: &str) -> Option<(String, String)> {
             Some((base.trim().to_string(), model.trim().to_string()))
         }
         None => {
-            println!("skipped {test}: DSPY_REAL_LM_BASE is not set (e.g. DSPY_REAL_LM_BASE=http://127.0.0.1:8765/v1 with ../shared/reallm/serve.sh 8765)");
+            println!("skipped {test}: DSPY_REAL_LM_BASE is not set (e.g. DSPY_REAL_LM_BASE=http://127.0.0.1:8765/v1 with scripts/serve-local-lm.sh 8765)");
             None
         }
     }

@@ -2,7 +2,7 @@
 # Side by side: examples/compile_real.rs (dspy for Rust) and dspy_side.py (Python DSPy 3.4.1) on
 # the same task, data, split, metric, LM settings and optimizers, against the same served model.
 #
-#   bench/real_vs_dspy/run.sh                       # starts ../shared/reallm/serve.sh if needed
+#   bench/real_vs_dspy/run.sh                       # starts scripts/serve-local-lm.sh if needed
 #   DSPY_PYTHON=/path/to/python bench/real_vs_dspy/run.sh   # a Python with dspy==3.4.1 already
 #   DSPY_API_BASE=http://host:port/v1 DSPY_LM=openai/model bench/real_vs_dspy/run.sh
 #   REAL_MIPRO=0 bench/real_vs_dspy/run.sh          # without MIPROv2 light (its ~12 min a side)
@@ -23,7 +23,7 @@ port="${REAL_LM_PORT:-8765}"
 if [ -z "${DSPY_API_BASE:-}" ]; then
   DSPY_API_BASE="http://127.0.0.1:$port/v1"
   if ! curl -sf "$DSPY_API_BASE/models" >/dev/null 2>&1; then
-    serve="${REAL_LM_SERVE:-$root/../shared/reallm/serve.sh}"
+    serve="${REAL_LM_SERVE:-$root/scripts/serve-local-lm.sh}"
     [ -x "$serve" ] || { echo "no server at $DSPY_API_BASE and no $serve to start one" >&2; exit 1; }
     echo "starting the model server: $serve $port" >&2
     DSPY_API_BASE="$("$serve" "$port" | tail -n 1)"

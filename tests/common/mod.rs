@@ -6,9 +6,29 @@ use std::path::{Path, PathBuf};
 use dspy::{Adapter, ChatAdapter, Field, FieldKind, FieldType, JSONAdapter, Signature, XMLAdapter};
 use serde_json::Value;
 
-/// Every `*.json` in `$env_var`, or in `../shared/<default_dir>` beside the repository.
-pub fn vector_files(env_var: &str, default_dir: &str) -> Vec<PathBuf> {
-    json_files(&vector_dir(env_var, default_dir))
+/// Where one kind of reference vector is read from, each a directory of `*.json` cases:
+///
+/// - `tests/data/<name>`, the copy vendored in this repository, always, so a fresh clone passes;
+/// - `$env_var` when it is set (it must then exist), else `../shared/<name>` beside the repository
+///   when that exists: the reference's newest vectors, held-out cases included, picked up with no
+///   code change.
+pub fn vector_dirs(env_var: &str, name: &str) -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut dirs = vec![root.join("tests/data").join(name)];
+    match std::env::var_os(env_var) {
+        Some(dir) => {
+            let dir = PathBuf::from(dir);
+            assert!(dir.is_dir(), "{env_var}={} is not a directory", dir.display());
+            dirs.push(dir);
+        }
+        None => {
+            let shared = root.join("..").join("shared").join(name);
+            if shared.is_dir() {
+                dirs.push(shared);
+            }
+        }
+    }
+    dirs
 }
 
 /// Every `*.json` in `dir`, sorted.
@@ -22,12 +42,38 @@ pub fn json_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// The vector directory: `$env_var` when set, else `../shared/<default_dir>`.
-pub fn vector_dir(env_var: &str, default_dir: &str) -> PathBuf {
-    match std::env::var_os(env_var) {
-        Some(dir) => PathBuf::from(dir),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("shared").join(default_dir),
+/// Pass and fail counts of one vector directory, printed as the closing `N passed, M failed`
+/// line that CI reads.
+#[derive(Default)]
+pub struct Tally {
+    pub passed: usize,
+    pub failed: usize,
+}
+
+impl Tally {
+    /// Records one case's outcome, printing a line for a failure.
+    pub fn record(&mut self, case: &str, outcome: Result<(), String>) {
+        match outcome {
+            Ok(()) => self.passed += 1,
+            Err(e) => {
+                println!("FAIL {case}: {e}");
+                self.failed += 1;
+            }
+        }
     }
+
+    /// Prints the counts for `dir` and fails the test on any failure or on an empty directory.
+    pub fn finish(self, what: &str, dir: &Path) {
+        println!("{}: {} passed, {} failed", dir.display(), self.passed, self.failed);
+        assert!(self.passed + self.failed > 0, "no {what} found in {}", dir.display());
+        assert_eq!(self.failed, 0, "{} {what} failed in {}", self.failed, dir.display());
+    }
+}
+
+/// Reads one JSON vector file.
+pub fn read_json(path: &Path) -> Result<Value, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("unreadable: {e}"))?;
+    serde_json::from_str(&text).map_err(|e| format!("invalid JSON: {e}"))
 }
 
 /// The adapter a vector names.
