@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod adapter;
+pub mod data;
 pub mod error;
 pub mod evaluate;
 pub mod example;
