@@ -59,6 +59,8 @@ mod book {
     pub struct Signatures;
     #[doc = include_str!("../docs/modules.md")]
     pub struct Modules;
+    #[doc = include_str!("../docs/data.md")]
+    pub struct Data;
     #[doc = include_str!("../docs/adapters.md")]
     pub struct Adapters;
     #[doc = include_str!("../docs/lms.md")]
