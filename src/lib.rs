@@ -24,7 +24,27 @@
 
 extern crate self as dspy;
 
-pub use dspy_core::*;
+// The surface, listed on purpose: the documented modules and the items most programs name.
+// `dspy_core`'s internals (parsing, Python formatting, the signature grammar) are not here.
+pub use dspy_core::{
+    adapter, error, evaluate, example, lm, module, prediction, retrieve, settings, signature, telemetry, trace, types, usage,
+};
+pub use dspy_core::{Adapter, ChatAdapter, JSONAdapter, XMLAdapter};
+pub use dspy_core::{Error, ParseError, Result, SignatureError};
+pub use dspy_core::{Example, Predicted, Prediction};
+pub use dspy_core::{
+    CacheConfig, Capabilities, Content, ContentPart, DummyLM, LM, LanguageModel, LmConfig, LmError, LmOutput, LmRequest,
+    LmResponse, LmStream, Message, ResponseFormat, Role, StreamEvent, StructuredOutput, ToolCall, ToolSpec, Usage,
+    configure_cache, inspect_history,
+};
+pub use dspy_core::{ChainOfThought, Module, Predict, Predictor, Reasoned, Untyped};
+pub use dspy_core::{MultiChainComparison, ProgramOfThought, PythonSandbox, ReAct, Tool, ToolError, majority};
+pub use dspy_core::{Audio, Image, MediaError};
+pub use dspy_core::{Settings, configure};
+pub use dspy_core::{Field, FieldKind, FieldType, NamedType, Signature, TypedSignature, named_type};
+pub use dspy_core::block_on;
+#[doc(hidden)]
+pub use dspy_core::__private;
 pub use dspy_macros::{Signature, module, signature};
 pub use dspy_macros::tool;
 pub use dspy_optimizers as optimizers;

@@ -5,6 +5,7 @@
 //! crate's macros). Most users depend on the `dspy` facade crate instead of this one.
 
 #![warn(missing_docs)]
+#![warn(unreachable_pub)]
 
 pub mod adapter;
 pub mod data;
@@ -13,9 +14,9 @@ pub mod evaluate;
 pub mod example;
 pub mod lm;
 pub mod module;
-pub mod parse;
+mod parse;
 pub mod prediction;
-pub mod pyfmt;
+mod pyfmt;
 pub mod retrieve;
 pub mod settings;
 pub mod signature;
@@ -53,6 +54,12 @@ pub fn block_on<F: std::future::Future>(fut: F) -> F::Output {
         .block_on(fut)
 }
 
+/// Python's `str()` and `repr()` of JSON values, as DSPy's prompts print them: for optimizers
+/// and adapters outside this crate whose prompts must stay byte-identical to the reference's.
+pub mod python {
+    pub use crate::pyfmt::{float_repr, py_repr, py_str, str_repr};
+}
+
 #[doc(hidden)]
 pub mod __private {
     //! Items the macros' generated code uses; not part of the public API.
@@ -60,4 +67,7 @@ pub mod __private {
     pub use serde;
     pub use serde_json;
     pub use async_trait::async_trait;
+    pub use crate::module::program::__input;
+    pub use crate::module::tool::take_arg;
+    pub use crate::pyfmt::cleandoc;
 }

@@ -8,24 +8,14 @@
 use serde_json::Value;
 
 /// `json.dumps(value, ensure_ascii=False)`: `", "` and `": "` separators, Python float repr.
-///
-/// ```
-/// use serde_json::json;
-/// assert_eq!(dspy_core::pyfmt::dumps(&json!({"a": [1, 2.0, "x"]})), r#"{"a": [1, 2.0, "x"]}"#);
-/// ```
-pub fn dumps(value: &Value) -> String {
+pub(crate) fn dumps(value: &Value) -> String {
     let mut out = String::with_capacity(64);
     write_compact(&mut out, value);
     out
 }
 
 /// `json.dumps(value, indent=2, ensure_ascii=False)`, as the JSON adapter renders outputs.
-///
-/// ```
-/// use serde_json::json;
-/// assert_eq!(dspy_core::pyfmt::dumps_indent(&json!({"a": []})), "{\n  \"a\": []\n}");
-/// ```
-pub fn dumps_indent(value: &Value) -> String {
+pub(crate) fn dumps_indent(value: &Value) -> String {
     let mut out = String::with_capacity(64);
     write_indented(&mut out, value, 0);
     out
@@ -125,7 +115,7 @@ fn itoa(i: i64) -> String {
 }
 
 /// A JSON string literal as Python's `json.dumps(..., ensure_ascii=False)` writes it.
-pub fn write_string(out: &mut String, s: &str) {
+pub(crate) fn write_string(out: &mut String, s: &str) {
     out.push('"');
     let mut start = 0;
     for (i, c) in s.char_indices() {
@@ -155,7 +145,7 @@ pub fn write_string(out: &mut String, s: &str) {
 /// `1e-4 <= |x| < 1e16`, and always a `.0` on integral values.
 ///
 /// ```
-/// use dspy_core::pyfmt::float_repr;
+/// use dspy_core::python::float_repr;
 /// assert_eq!(float_repr(9.0), "9.0");
 /// assert_eq!(float_repr(0.1), "0.1");
 /// assert_eq!(float_repr(1e16), "1e+16");
@@ -219,8 +209,8 @@ pub fn float_repr(f: f64) -> String {
 ///
 /// ```
 /// use serde_json::json;
-/// assert_eq!(dspy_core::pyfmt::py_str(&json!(true)), "True");
-/// assert_eq!(dspy_core::pyfmt::py_str(&json!("x")), "x");
+/// assert_eq!(dspy_core::python::py_str(&json!(true)), "True");
+/// assert_eq!(dspy_core::python::py_str(&json!("x")), "x");
 /// ```
 pub fn py_str(value: &Value) -> String {
     match value {
@@ -236,7 +226,7 @@ pub fn py_str(value: &Value) -> String {
 ///
 /// ```
 /// use serde_json::json;
-/// assert_eq!(dspy_core::pyfmt::py_repr(&json!({"a": ["b", null]})), "{'a': ['b', None]}");
+/// assert_eq!(dspy_core::python::py_repr(&json!({"a": ["b", null]})), "{'a': ['b', None]}");
 /// ```
 pub fn py_repr(value: &Value) -> String {
     let mut out = String::new();
@@ -300,39 +290,30 @@ pub fn str_repr(s: &str) -> String {
 }
 
 /// Python's `str.isspace()` for one character (Unicode whitespace plus `\x1c`..`\x1f`).
-pub fn is_py_space(c: char) -> bool {
+pub(crate) fn is_py_space(c: char) -> bool {
     c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
 }
 
 /// Python's `str.strip()`.
-pub fn strip(s: &str) -> &str {
+pub(crate) fn strip(s: &str) -> &str {
     s.trim_matches(is_py_space)
 }
 
 /// Python's `str.splitlines()`: every Unicode line boundary, `\r\n` as one, no trailing empty line.
-///
-/// ```
-/// assert_eq!(dspy_core::pyfmt::splitlines("a\r\nb\n\nc\n"), vec!["a", "b", "", "c"]);
-/// ```
-pub fn splitlines(s: &str) -> Vec<&str> {
+pub(crate) fn splitlines(s: &str) -> Vec<&str> {
     Lines::new(s).map(|(line, _)| line).collect()
 }
 
 /// The lines of `splitlines`, each with the byte offset where the next line starts, so a caller
 /// can slice the original text between two lines without collecting them.
-///
-/// ```
-/// let lines: Vec<_> = dspy_core::pyfmt::Lines::new("a\r\nb").collect();
-/// assert_eq!(lines, vec![("a", 3), ("b", 4)]);
-/// ```
-pub struct Lines<'a> {
+pub(crate) struct Lines<'a> {
     text: &'a str,
     at: usize,
 }
 
 impl<'a> Lines<'a> {
     /// The lines of `text`.
-    pub fn new(text: &'a str) -> Self {
+    pub(crate) fn new(text: &'a str) -> Self {
         Lines { text, at: 0 }
     }
 }
@@ -382,11 +363,7 @@ impl<'a> Iterator for Lines<'a> {
 
 /// Python's `textwrap.dedent`: drop the longest common leading run of spaces/tabs, and blank
 /// out lines made only of spaces and tabs.
-///
-/// ```
-/// assert_eq!(dspy_core::pyfmt::dedent("  a\n    b\n  \n"), "a\n  b\n\n");
-/// ```
-pub fn dedent(text: &str) -> String {
+pub(crate) fn dedent(text: &str) -> String {
     // Lines are split on '\n' only, exactly as textwrap's regular expressions do.
     let lines: Vec<&str> = text.split('\n').collect();
     let is_blank = |l: &str| l.chars().all(|c| c == ' ' || c == '\t');
@@ -413,11 +390,6 @@ pub fn dedent(text: &str) -> String {
 }
 
 /// Python's `inspect.cleandoc`: how a class docstring becomes DSPy instructions.
-///
-/// ```
-/// let doc = "\n    Answer questions.\n\n    Be brief.\n    ";
-/// assert_eq!(dspy_core::pyfmt::cleandoc(doc), "Answer questions.\n\nBe brief.");
-/// ```
 pub fn cleandoc(doc: &str) -> String {
     let expanded = expandtabs(doc, 8);
     let lines: Vec<&str> = expanded.split('\n').collect();
@@ -450,7 +422,7 @@ pub fn cleandoc(doc: &str) -> String {
 
 /// Python's `str.expandtabs(tabsize)`: tabs to the next multiple of `tabsize` columns, the
 /// column restarting after `\n` and `\r`.
-pub fn expandtabs(s: &str, tabsize: usize) -> String {
+pub(crate) fn expandtabs(s: &str, tabsize: usize) -> String {
     let mut out = String::with_capacity(s.len());
     let mut column = 0;
     for c in s.chars() {
@@ -474,7 +446,7 @@ pub fn expandtabs(s: &str, tabsize: usize) -> String {
 }
 
 /// Python's `str.title()`: capitalise each run of letters.
-pub fn title(s: &str) -> String {
+pub(crate) fn title(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut prev_cased = false;
     for c in s.chars() {
@@ -558,5 +530,44 @@ mod tests {
     fn title_like_python() {
         assert_eq!(title("page_count"), "Page_Count");
         assert_eq!(title("abc2def"), "Abc2Def");
+    }
+}
+
+#[cfg(test)]
+mod examples {
+    //! The examples of this file's crate-internal items (they were doc examples).
+
+    #[test]
+    fn dumps() {
+        use serde_json::json;
+        assert_eq!(crate::pyfmt::dumps(&json!({"a": [1, 2.0, "x"]})), r#"{"a": [1, 2.0, "x"]}"#);
+    }
+
+    #[test]
+    fn dumps_indent() {
+        use serde_json::json;
+        assert_eq!(crate::pyfmt::dumps_indent(&json!({"a": []})), "{\n  \"a\": []\n}");
+    }
+
+    #[test]
+    fn splitlines() {
+        assert_eq!(crate::pyfmt::splitlines("a\r\nb\n\nc\n"), vec!["a", "b", "", "c"]);
+    }
+
+    #[test]
+    fn lines() {
+        let lines: Vec<_> = crate::pyfmt::Lines::new("a\r\nb").collect();
+        assert_eq!(lines, vec![("a", 3), ("b", 4)]);
+    }
+
+    #[test]
+    fn dedent() {
+        assert_eq!(crate::pyfmt::dedent("  a\n    b\n  \n"), "a\n  b\n\n");
+    }
+
+    #[test]
+    fn cleandoc() {
+        let doc = "\n    Answer questions.\n\n    Be brief.\n    ";
+        assert_eq!(crate::pyfmt::cleandoc(doc), "Answer questions.\n\nBe brief.");
     }
 }

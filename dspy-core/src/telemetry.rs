@@ -85,7 +85,7 @@ pub fn record_error(span: &tracing::Span, error: &LmError, latency: Duration) {
 }
 
 /// A short, stable name for an error's kind (`error.type`).
-pub fn error_type(error: &LmError) -> &'static str {
+pub(crate) fn error_type(error: &LmError) -> &'static str {
     match error {
         LmError::Authentication { .. } => "authentication",
         LmError::RateLimited { .. } => "rate_limited",

@@ -181,7 +181,7 @@ impl Model {
             let field_docs = doc_values(&field.attrs);
             let desc = match (&parsed.args.desc, joined_doc(&field_docs)) {
                 (Some(lit), _) => Some(quote!(#lit)),
-                (None, Some(doc)) => Some(quote!(#krate::pyfmt::cleandoc(#doc))),
+                (None, Some(doc)) => Some(quote!(#krate::__private::cleandoc(#doc))),
                 (None, None) => None,
             };
             let ty = &field.ty;

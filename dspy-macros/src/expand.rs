@@ -58,7 +58,7 @@ pub fn typed_signature(model: &Model) -> TokenStream {
         quote!(#krate::Field::#constructor(#name, #field_type) #desc #prefix)
     });
     let instructions = match &model.instructions {
-        Some(doc) => quote!(::core::option::Option::Some(#krate::pyfmt::cleandoc(#doc))),
+        Some(doc) => quote!(::core::option::Option::Some(#krate::__private::cleandoc(#doc))),
         None => quote!(::core::option::Option::None),
     };
 

@@ -252,7 +252,7 @@ fn expand_impl(args: &Args, item: ItemImpl) -> syn::Result<TokenStream> {
             let reads = params.iter().map(|(ident, ty)| {
                 let name = ident.unraw().to_string();
                 quote_spanned! {ty.span()=>
-                    let #ident: #ty = #krate::module::__input(__dspy_inputs, #name, #program)?;
+                    let #ident: #ty = #krate::__private::__input(__dspy_inputs, #name, #program)?;
                 }
             });
             let idents = params.iter().map(|(i, _)| i);

@@ -143,7 +143,7 @@ pub fn expand(args: TokenStream, input: TokenStream) -> syn::Result<TokenStream>
     };
     let desc = match (&options.desc, joined_doc(&doc_values(&func.attrs))) {
         (Some(lit), _) => quote!(::std::string::String::from(#lit)),
-        (None, Some(doc)) => quote!(#krate::pyfmt::cleandoc(#doc)),
+        (None, Some(doc)) => quote!(#krate::__private::cleandoc(#doc)),
         (None, None) => quote!(::std::string::String::new()),
     };
     let name_lit = &name;
@@ -151,7 +151,7 @@ pub fn expand(args: TokenStream, input: TokenStream) -> syn::Result<TokenStream>
     let arg_names: Vec<String> = params.iter().map(|p| p.ident.to_string().trim_start_matches("r#").to_string()).collect();
     let takes = params.iter().zip(&arg_names).map(|(p, name)| {
         let (ident, ty) = (&p.ident, &p.ty);
-        quote_spanned!(ty.span()=> let #ident: #ty = #krate::module::take_arg::<#ty>(&mut map, #name_lit, #name)?;)
+        quote_spanned!(ty.span()=> let #ident: #ty = #krate::__private::take_arg::<#ty>(&mut map, #name_lit, #name)?;)
     });
     let schemas = params.iter().zip(&arg_names).map(|(p, name)| {
         let ty = &p.ty;

@@ -1,7 +1,7 @@
 //! `BootstrapFewShot` (DSPy's `dspy.BootstrapFewShot`): a teacher runs training examples with
 //! tracing on; the traces of runs whose prediction passes the metric become demos for every
-//! predictor. The bootstrap step itself ([`bootstrap_traces`], [`assemble_demos`]) and DSPy's
-//! demo-set schedule ([`create_n_fewshot_demo_sets`]) are public for the optimizers built on
+//! predictor. The bootstrap step itself and DSPy's demo-set schedule
+//! (`create_n_fewshot_demo_sets`) are shared, inside this crate, by the optimizers built on
 //! them (random search, MIPROv2, SIMBA).
 
 use std::collections::HashMap;
@@ -70,7 +70,7 @@ impl_run_options!(BootstrapFewShot);
 
 /// What [`bootstrap_traces`] collected.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct BootstrapResult {
+pub(crate) struct BootstrapResult {
     /// Demos from successful traces, per predictor name, in program order.
     pub traces: Vec<(String, Vec<Example>)>,
     /// Indices (in the trainset) of the examples whose run passed.
@@ -87,7 +87,7 @@ pub struct BootstrapResult {
 
 impl BootstrapResult {
     /// The bootstrapped demos of one predictor.
-    pub fn traces_for(&self, name: &str) -> &[Example] {
+    pub(crate) fn traces_for(&self, name: &str) -> &[Example] {
         self.traces.iter().find(|(n, _)| n == name).map(|(_, d)| d.as_slice()).unwrap_or(&[])
     }
 }
@@ -162,7 +162,7 @@ impl BootstrapFewShot {
     /// The whole compilation on a given engine (whose budget it shares): prepares the teacher,
     /// bootstraps, and assembles the student's demos. Returns the program and what was
     /// bootstrapped.
-    pub async fn bootstrap_program<P>(
+    pub(crate) async fn bootstrap_program<P>(
         &self,
         student: &P,
         teacher: Option<&P>,
@@ -183,7 +183,7 @@ impl BootstrapFewShot {
 
     /// DSPy's teacher: the given one if it already has demos ("compiled"), else a copy with
     /// `max_labeled_demos` labeled demos (or the plain copy when that is 0).
-    pub fn prepare_teacher<P: Module + Clone>(&self, student: &P, teacher: Option<&P>, trainset: &[Example]) -> P {
+    pub(crate) fn prepare_teacher<P: Module + Clone>(&self, student: &P, teacher: Option<&P>, trainset: &[Example]) -> P {
         let base = teacher.unwrap_or(student);
         let compiled = teacher.is_some() && base.named_predictors().iter().any(|(_, p)| !p.demos().is_empty());
         if compiled || self.max_labeled_demos == 0 {
@@ -274,7 +274,7 @@ impl BootstrapFewShot {
 /// Runs the teacher on training examples in order (traced, scored) until `max_bootstraps`
 /// have passed, collecting their traces as demos per predictor name. Errors are counted; the
 /// run stops with [`Error::TooManyErrors`] at the engine's error limit.
-pub async fn bootstrap_traces<P: Module + Clone>(
+pub(crate) async fn bootstrap_traces<P: Module + Clone>(
     config: &BootstrapFewShot,
     teacher: &P,
     trainset: &[Example],
@@ -341,7 +341,7 @@ pub async fn bootstrap_traces<P: Module + Clone>(
 /// DSPy's `_train`: each predictor gets up to `max_bootstrapped` of its bootstrapped demos,
 /// then labeled examples sampled (with `rng`) from the unbootstrapped ones up to
 /// `max_labeled` demos in all.
-pub fn assemble_demos<P: Module + ?Sized>(
+pub(crate) fn assemble_demos<P: Module + ?Sized>(
     program: &mut P,
     boot: &BootstrapResult,
     max_bootstrapped: usize,
@@ -359,7 +359,7 @@ pub fn assemble_demos<P: Module + ?Sized>(
 }
 
 /// Errors unless both programs have the same predictor names and signatures.
-pub fn check_same_structure<A: Module + ?Sized, B: Module + ?Sized>(student: &A, teacher: &B) -> Result<()> {
+pub(crate) fn check_same_structure<A: Module + ?Sized, B: Module + ?Sized>(student: &A, teacher: &B) -> Result<()> {
     let s = student.named_predictors();
     let t = teacher.named_predictors();
     if s.len() != t.len() {
@@ -435,7 +435,7 @@ impl CandidateSpec {
 
 /// Where a schedule draws its randomness.
 #[derive(Debug)]
-pub enum ScheduleRng<'a> {
+pub(crate) enum ScheduleRng<'a> {
     /// A generator per candidate, seeded from the base seed and the candidate's seed (as
     /// `BootstrapFewShotWithRandomSearch` does with `random.Random(seed)`).
     PerCandidate(u64),
@@ -450,17 +450,7 @@ pub enum ScheduleRng<'a> {
 /// As in DSPy's `create_n_fewshot_demo_sets`, seed -3 falls through to a shuffled candidate
 /// when `include_non_bootstrapped` is false, and so does seed -2 when in addition
 /// `max_labeled_demos` is 0.
-///
-/// ```
-/// use dspy_optimizers::bootstrap::{CandidateKind, ScheduleRng, candidate_schedule};
-/// let s = candidate_schedule(3, 10, 4, 1, 16, true, ScheduleRng::PerCandidate(0));
-/// assert_eq!(s.len(), 6);
-/// assert_eq!(s[0].kind, CandidateKind::ZeroShot);
-/// assert_eq!(s[1].kind, CandidateKind::LabeledOnly);
-/// assert_eq!(s[2].kind, CandidateKind::Unshuffled);
-/// assert!(matches!(s[3].kind, CandidateKind::Shuffled { num_bootstrapped: 1..=4 }));
-/// ```
-pub fn candidate_schedule(
+pub(crate) fn candidate_schedule(
     num_shuffled: usize,
     trainset_len: usize,
     max_bootstrapped_demos: usize,
@@ -507,7 +497,7 @@ pub fn candidate_schedule(
 
 /// One demo set: the demos of every predictor (in program order) for one candidate.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct DemoSet {
+pub(crate) struct DemoSet {
     /// The candidate it came from.
     pub spec: Option<CandidateSpec>,
     /// `(predictor name, demos)` in program order.
@@ -516,21 +506,12 @@ pub struct DemoSet {
 
 impl DemoSet {
     /// The demos of the predictor at `index` (program order).
-    pub fn for_predictor(&self, index: usize) -> &[Example] {
+    pub(crate) fn for_predictor(&self, index: usize) -> &[Example] {
         self.demos.get(index).map(|(_, d)| d.as_slice()).unwrap_or(&[])
     }
 
-    /// Sets these demos on `program`'s predictors (by name).
-    pub fn apply_to<P: Module + ?Sized>(&self, program: &mut P) {
-        for (name, p) in program.named_predictors_mut() {
-            if let Some((_, d)) = self.demos.iter().find(|(n, _)| *n == name) {
-                p.set_demos(d.clone());
-            }
-        }
-    }
-
     /// The demos of `program`.
-    pub fn of<P: Module + ?Sized>(program: &P, spec: Option<CandidateSpec>) -> Self {
+    pub(crate) fn of<P: Module + ?Sized>(program: &P, spec: Option<CandidateSpec>) -> Self {
         DemoSet { spec, demos: program.named_predictors().into_iter().map(|(n, p)| (n, p.demos().to_vec())).collect() }
     }
 }
@@ -538,7 +519,7 @@ impl DemoSet {
 /// Builds the program of one scheduled candidate: a cleared copy (zero-shot), labeled demos,
 /// or a bootstrap on the (possibly permuted) trainset, sharing `engine`'s budget.
 #[allow(clippy::too_many_arguments)]
-pub async fn build_candidate<P: Module + Clone>(
+pub(crate) async fn build_candidate<P: Module + Clone>(
     config: &BootstrapFewShot,
     spec: &CandidateSpec,
     student: &P,
@@ -573,7 +554,7 @@ pub async fn build_candidate<P: Module + Clone>(
 /// `config` gives `max_bootstrapped_demos`, `max_labeled_demos`, `max_rounds`,
 /// `metric_threshold` and the teacher LM; `min_num_samples` is 1 in DSPy.
 #[allow(clippy::too_many_arguments)]
-pub async fn create_n_fewshot_demo_sets<P: Module + Clone>(
+pub(crate) async fn create_n_fewshot_demo_sets<P: Module + Clone>(
     config: &BootstrapFewShot,
     student: &P,
     teacher: Option<&P>,
@@ -602,4 +583,75 @@ pub async fn create_n_fewshot_demo_sets<P: Module + Clone>(
         sets.push(DemoSet::of(&program, Some(spec)));
     }
     Ok(sets)
+}
+
+#[cfg(test)]
+mod examples {
+    //! DSPy's candidate schedule (crate-internal), checked against DSPy's seeds.
+
+    use super::{CandidateKind, ScheduleRng, candidate_schedule};
+    use crate::seeded_rng;
+
+    #[test]
+    fn candidate_schedule_follows_dspy_seeds() {
+        let s = candidate_schedule(5, 10, 4, 1, 16, true, ScheduleRng::PerCandidate(0));
+        let seeds: Vec<i64> = s.iter().map(|c| c.seed).collect();
+        assert_eq!(seeds, [-3, -2, -1, 0, 1, 2, 3, 4]);
+        assert_eq!(s[0].kind, CandidateKind::ZeroShot);
+        assert_eq!(s[1].kind, CandidateKind::LabeledOnly);
+        assert_eq!(s[2].kind, CandidateKind::Unshuffled);
+        assert!(s[..3].iter().all(|c| c.order.is_none()));
+        for c in &s[3..] {
+            let CandidateKind::Shuffled { num_bootstrapped } = c.kind else { panic!("{c:?}") };
+            assert!((1..=4).contains(&num_bootstrapped), "{c:?}");
+            let mut order = c.order.clone().unwrap();
+            order.sort();
+            assert_eq!(order, (0..10).collect::<Vec<_>>(), "a permutation of the trainset");
+        }
+        // The shuffles differ between candidates and not all draw the same count.
+        assert!(s[3..].windows(2).any(|w| w[0].order != w[1].order));
+        // Per-candidate generators (DSPy's `random.Random(seed)`): candidate `seed` is the same
+        // however many candidates are scheduled, and the same base seed gives the same schedule.
+        let longer = candidate_schedule(9, 10, 4, 1, 16, true, ScheduleRng::PerCandidate(0));
+        assert_eq!(&longer[..s.len()], &s[..]);
+        assert_eq!(candidate_schedule(5, 10, 4, 1, 16, true, ScheduleRng::PerCandidate(0)), s);
+        let other = candidate_schedule(5, 10, 4, 1, 16, true, ScheduleRng::PerCandidate(1));
+        assert_ne!(other[3..], s[3..]);
+    }
+
+    #[test]
+    fn candidate_schedule_fall_throughs_and_shared_rng() {
+        // Without the non-bootstrapped candidates, seeds -3 and -2 become shuffled ones.
+        let s = candidate_schedule(2, 6, 3, 1, 16, false, ScheduleRng::PerCandidate(0));
+        let kinds: Vec<bool> = s.iter().map(|c| matches!(c.kind, CandidateKind::Shuffled { .. })).collect();
+        assert_eq!(kinds, [true, true, false, true, true]);
+        assert_eq!(s[2].kind, CandidateKind::Unshuffled);
+        // No labeled demos: seed -2 falls through, -3 stays zero-shot.
+        let s = candidate_schedule(0, 6, 3, 1, 0, true, ScheduleRng::PerCandidate(0));
+        assert_eq!(s[0].kind, CandidateKind::ZeroShot);
+        assert!(matches!(s[1].kind, CandidateKind::Shuffled { .. }));
+        assert_eq!(s[2].kind, CandidateKind::Unshuffled);
+        // min_num_samples above the maximum is clamped to it.
+        let s = candidate_schedule(3, 6, 2, 5, 4, true, ScheduleRng::PerCandidate(0));
+        assert!(s[3..].iter().all(|c| c.kind == CandidateKind::Shuffled { num_bootstrapped: 2 }));
+        // A shared generator (create_n_fewshot_demo_sets) is one stream: reproducible from its
+        // seed, and it advances, so a second schedule from the same generator differs.
+        let mut rng = seeded_rng(4);
+        let a = candidate_schedule(4, 12, 4, 1, 16, true, ScheduleRng::Shared(&mut rng));
+        let b = candidate_schedule(4, 12, 4, 1, 16, true, ScheduleRng::Shared(&mut rng));
+        let a_again = candidate_schedule(4, 12, 4, 1, 16, true, ScheduleRng::Shared(&mut seeded_rng(4)));
+        assert_eq!(a, a_again);
+        assert_ne!(a[3..], b[3..]);
+    }
+
+    #[test]
+    fn candidate_schedule_example() {
+        use crate::bootstrap::{CandidateKind, ScheduleRng, candidate_schedule};
+        let s = candidate_schedule(3, 10, 4, 1, 16, true, ScheduleRng::PerCandidate(0));
+        assert_eq!(s.len(), 6);
+        assert_eq!(s[0].kind, CandidateKind::ZeroShot);
+        assert_eq!(s[1].kind, CandidateKind::LabeledOnly);
+        assert_eq!(s[2].kind, CandidateKind::Unshuffled);
+        assert!(matches!(s[3].kind, CandidateKind::Shuffled { num_bootstrapped: 1..=4 }));
+    }
 }

@@ -574,20 +574,7 @@ impl Finetuner for LocalCommand {
 /// DSPy's `format_finetune_data` for one call: the adapter's messages for the call (system,
 /// demos, inputs) followed by the assistant message with the outputs, as
 /// `{"messages": [{"role": ..., "content": ...}, ...]}`.
-///
-/// ```
-/// use dspy_core::{ChatAdapter, Example, Signature};
-/// use dspy_optimizers::bootstrap_finetune::finetune_record;
-/// let sig = Signature::parse("question -> answer").unwrap();
-/// let inputs = serde_json::json!({"question": "2+2?"}).as_object().unwrap().clone();
-/// let outputs = serde_json::json!({"answer": "4"}).as_object().unwrap().clone();
-/// let record = finetune_record(&ChatAdapter::new(), &sig, &[], &inputs, &outputs);
-/// let messages = record["messages"].as_array().unwrap();
-/// assert_eq!(messages.len(), 3);
-/// assert_eq!(messages[2]["role"], "assistant");
-/// assert!(messages[2]["content"].as_str().unwrap().contains("[[ ## answer ## ]]\n4"));
-/// ```
-pub fn finetune_record(adapter: &dyn Adapter, sig: &Signature, demos: &[Example], inputs: &Map<String, Value>, outputs: &Map<String, Value>) -> Value {
+pub(crate) fn finetune_record(adapter: &dyn Adapter, sig: &Signature, demos: &[Example], inputs: &Map<String, Value>, outputs: &Map<String, Value>) -> Value {
     let mut messages = adapter.format(sig, demos, inputs);
     messages.push(Message::assistant(adapter.format_assistant_message_content(sig, outputs, None)));
     json!({ "messages": messages })
@@ -595,14 +582,7 @@ pub fn finetune_record(adapter: &dyn Adapter, sig: &Signature, demos: &[Example]
 
 /// Writes records as JSONL (one compact JSON object per line, as DSPy's `save_data`),
 /// atomically: a temporary file beside `path`, synced, then renamed over it.
-///
-/// ```
-/// let dir = tempfile::tempdir().unwrap();
-/// let path = dir.path().join("train.jsonl");
-/// dspy_optimizers::bootstrap_finetune::write_jsonl(&path, &[serde_json::json!({"messages": []})]).unwrap();
-/// assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\"messages\":[]}\n");
-/// ```
-pub fn write_jsonl(path: &Path, records: &[Value]) -> Result<(), FinetuneError> {
+pub(crate) fn write_jsonl(path: &Path, records: &[Value]) -> Result<(), FinetuneError> {
     let mut text = String::new();
     for r in records {
         text.push_str(&r.to_string());
@@ -962,5 +942,32 @@ impl Optimizer for BootstrapFinetune {
         P: Module + Clone + 'static,
     {
         Ok(self.finetune(student, None, trainset, metric).await?)
+    }
+}
+
+#[cfg(test)]
+mod examples {
+    //! The examples of this file's crate-internal items (they were doc examples).
+
+    #[test]
+    fn finetune_record() {
+        use dspy_core::{ChatAdapter, Signature};
+        use crate::bootstrap_finetune::finetune_record;
+        let sig = Signature::parse("question -> answer").unwrap();
+        let inputs = serde_json::json!({"question": "2+2?"}).as_object().unwrap().clone();
+        let outputs = serde_json::json!({"answer": "4"}).as_object().unwrap().clone();
+        let record = finetune_record(&ChatAdapter::new(), &sig, &[], &inputs, &outputs);
+        let messages = record["messages"].as_array().unwrap();
+        assert_eq!(messages.len(), 3);
+        assert_eq!(messages[2]["role"], "assistant");
+        assert!(messages[2]["content"].as_str().unwrap().contains("[[ ## answer ## ]]\n4"));
+    }
+
+    #[test]
+    fn write_jsonl() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("train.jsonl");
+        crate::bootstrap_finetune::write_jsonl(&path, &[serde_json::json!({"messages": []})]).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\"messages\":[]}\n");
     }
 }

@@ -147,8 +147,8 @@ fn proposals_of(prediction: &Prediction) -> Vec<Proposal> {
         .completions()
         .iter()
         .map(|c| Proposal {
-            instruction: c.get("proposed_instruction").map(dspy_core::pyfmt::py_str).unwrap_or_default(),
-            prefix: c.get("proposed_prefix_for_output_field").map(dspy_core::pyfmt::py_str).unwrap_or_default(),
+            instruction: c.get("proposed_instruction").map(dspy_core::python::py_str).unwrap_or_default(),
+            prefix: c.get("proposed_prefix_for_output_field").map(dspy_core::python::py_str).unwrap_or_default(),
         })
         .collect()
 }
@@ -171,7 +171,7 @@ fn last_prefix(signature: &Signature) -> String {
 
 /// DSPy's score display: the `Evaluate` percentage, rounded to 2 decimals.
 fn percent(score: f64) -> String {
-    dspy_core::pyfmt::float_repr((score * 10000.0).round() / 100.0)
+    dspy_core::python::float_repr((score * 10000.0).round() / 100.0)
 }
 
 #[async_trait::async_trait]

@@ -43,13 +43,7 @@ pub fn seeded_rng(seed: u64) -> SeededRng {
 
 /// A seed derived from a base seed and a stream index (e.g. a candidate number), so that each
 /// stream is independent yet reproducible (SplitMix64 mixing).
-///
-/// ```
-/// use dspy_optimizers::engine::derive_seed;
-/// assert_eq!(derive_seed(0, 3), derive_seed(0, 3));
-/// assert_ne!(derive_seed(0, 3), derive_seed(0, 4));
-/// ```
-pub fn derive_seed(base: u64, stream: i64) -> u64 {
+pub(crate) fn derive_seed(base: u64, stream: i64) -> u64 {
     let mut z = base ^ (stream as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(0x632B_E59B_D9B4_E019);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
@@ -63,16 +57,6 @@ pub fn derive_seed(base: u64, stream: i64) -> u64 {
 /// * LM calls are counted when a run ends (its calls are only known then), and no new run
 ///   starts once `max_lm_calls` is reached; runs already in flight finish, so the LM count can
 ///   pass the limit by at most the calls of the runs in flight.
-///
-/// ```
-/// use dspy_optimizers::engine::Budget;
-/// let budget = Budget::unlimited().with_max_metric_calls(2);
-/// assert!(budget.try_start());
-/// assert!(budget.try_start());
-/// assert!(!budget.try_start());
-/// assert_eq!(budget.metric_calls(), 2);
-/// assert!(budget.is_exhausted());
-/// ```
 #[derive(Debug, Default)]
 pub struct Budget {
     max_lm_calls: Option<u64>,
@@ -177,12 +161,12 @@ impl Budget {
 
     /// Asks to start one scored run: reserves one metric call if the budget allows it and the
     /// LM calls are not spent. Returns `false` (and counts a refusal) otherwise.
-    pub fn try_start(&self) -> bool {
+    pub(crate) fn try_start(&self) -> bool {
         self.try_reserve_metric_calls(1)
     }
 
     /// Reserves `n` metric calls at once (all or nothing), if the LM calls are not spent.
-    pub fn try_reserve_metric_calls(&self, n: u64) -> bool {
+    pub(crate) fn try_reserve_metric_calls(&self, n: u64) -> bool {
         if self.lm_exhausted() {
             self.refused.fetch_add(1, Ordering::SeqCst);
             return false;
@@ -201,7 +185,7 @@ impl Budget {
     }
 
     /// Asks to start an unscored run (no metric call): allowed while LM calls are left.
-    pub fn try_start_unscored(&self) -> bool {
+    pub(crate) fn try_start_unscored(&self) -> bool {
         if self.lm_exhausted() {
             self.refused.fetch_add(1, Ordering::SeqCst);
             return false;
@@ -209,19 +193,14 @@ impl Budget {
         true
     }
 
-    /// Gives back metric calls reserved but not made.
-    pub fn release_metric_calls(&self, n: u64) {
-        let _ = self.metric_calls.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |used| Some(used.saturating_sub(n)));
-    }
-
     /// Counts LM calls made (the engine does this for its runs; optimizers do it for their own
     /// calls, e.g. instruction proposals, or run them under [`Engine::track`]).
-    pub fn record_lm_calls(&self, n: u64) {
+    pub(crate) fn record_lm_calls(&self, n: u64) {
         self.lm_calls.fetch_add(n, Ordering::SeqCst);
     }
 
     /// Counts a failed run.
-    pub fn record_error(&self) {
+    pub(crate) fn record_error(&self) {
         self.errors.fetch_add(1, Ordering::SeqCst);
     }
 
@@ -651,41 +630,21 @@ impl RunConfig {
 
 /// An LM whose requests get some settings forced on top of theirs: DSPy's
 /// `lm.copy(rollout_id=r, temperature=1.0)`, used to draw fresh samples past the cache.
-///
-/// ```
-/// use std::sync::Arc;
-/// use dspy_core::{DummyLM, LanguageModel, LmConfig};
-/// use dspy_optimizers::engine::ConfiguredLm;
-/// let lm = ConfiguredLm::rollout(Arc::new(DummyLM::new(vec![])), 3);
-/// assert_eq!(lm.model(), "dummy");
-/// assert_eq!(lm.overrides().rollout_id, Some(3));
-/// assert_eq!(lm.overrides().temperature, Some(1.0));
-/// ```
 #[derive(Debug, Clone)]
-pub struct ConfiguredLm {
+pub(crate) struct ConfiguredLm {
     inner: Arc<dyn dspy_core::LanguageModel>,
     overrides: dspy_core::LmConfig,
 }
 
 impl ConfiguredLm {
     /// `inner` with `overrides` winning over each request's settings.
-    pub fn new(inner: Arc<dyn dspy_core::LanguageModel>, overrides: dspy_core::LmConfig) -> Self {
+    pub(crate) fn new(inner: Arc<dyn dspy_core::LanguageModel>, overrides: dspy_core::LmConfig) -> Self {
         ConfiguredLm { inner, overrides }
     }
 
     /// `inner` at temperature 1.0 with rollout id `rollout_id` (a fresh sample per rollout).
-    pub fn rollout(inner: Arc<dyn dspy_core::LanguageModel>, rollout_id: u64) -> Self {
+    pub(crate) fn rollout(inner: Arc<dyn dspy_core::LanguageModel>, rollout_id: u64) -> Self {
         Self::new(inner, dspy_core::LmConfig { temperature: Some(1.0), rollout_id: Some(rollout_id), ..Default::default() })
-    }
-
-    /// The forced settings.
-    pub fn overrides(&self) -> &dspy_core::LmConfig {
-        &self.overrides
-    }
-
-    /// The wrapped LM.
-    pub fn inner(&self) -> &Arc<dyn dspy_core::LanguageModel> {
-        &self.inner
     }
 }
 
@@ -717,7 +676,7 @@ impl dspy_core::LanguageModel for ConfiguredLm {
 /// A copy of `program` whose LMs (each predictor's own, when set) are wrapped in
 /// [`ConfiguredLm::rollout`]; also returns the rollout LM to put in the settings for
 /// predictors without their own (`None` when no LM is configured).
-pub fn with_rollout<P: Module + Clone>(program: &P, rollout_id: u64, context_lm: Option<Arc<dyn dspy_core::LanguageModel>>) -> (P, Option<Arc<dyn dspy_core::LanguageModel>>) {
+pub(crate) fn with_rollout<P: Module + Clone>(program: &P, rollout_id: u64, context_lm: Option<Arc<dyn dspy_core::LanguageModel>>) -> (P, Option<Arc<dyn dspy_core::LanguageModel>>) {
     let mut copy = program.clone();
     for (_, p) in copy.named_predictors_mut() {
         if let Some(lm) = p.lm() {
@@ -730,10 +689,44 @@ pub fn with_rollout<P: Module + Clone>(program: &P, rollout_id: u64, context_lm:
 
 /// A copy of `program` with every predictor's demos cleared (its LM is kept, unlike DSPy's
 /// `reset_copy`, since Rust programs often carry their LM).
-pub fn cleared_copy<P: Module + Clone>(program: &P) -> P {
+pub(crate) fn cleared_copy<P: Module + Clone>(program: &P) -> P {
     let mut copy = program.clone();
     for (_, p) in copy.named_predictors_mut() {
         p.set_demos(Vec::new());
     }
     copy
+}
+
+#[cfg(test)]
+mod examples {
+    //! The examples of this file's crate-internal items (they were doc examples).
+
+    #[test]
+    fn derive_seed() {
+        use crate::engine::derive_seed;
+        assert_eq!(derive_seed(0, 3), derive_seed(0, 3));
+        assert_ne!(derive_seed(0, 3), derive_seed(0, 4));
+    }
+
+    #[test]
+    fn budget() {
+        use crate::engine::Budget;
+        let budget = Budget::unlimited().with_max_metric_calls(2);
+        assert!(budget.try_start());
+        assert!(budget.try_start());
+        assert!(!budget.try_start());
+        assert_eq!(budget.metric_calls(), 2);
+        assert!(budget.is_exhausted());
+    }
+
+    #[test]
+    fn configured_lm() {
+        use std::sync::Arc;
+        use dspy_core::{DummyLM, LanguageModel};
+        use crate::engine::ConfiguredLm;
+        let lm = ConfiguredLm::rollout(Arc::new(DummyLM::new(vec![])), 3);
+        assert_eq!(lm.model(), "dummy");
+        assert_eq!(lm.defaults().rollout_id, Some(3));
+        assert_eq!(lm.defaults().temperature, Some(1.0));
+    }
 }

@@ -2,7 +2,7 @@
 //!
 //! The metric returns a score *and textual feedback* ([`Score::feedback`]). GEPA keeps a pool of
 //! candidates (one instruction per predictor), each scored on every validation instance, and
-//! the per-instance [Pareto frontier](crate::pareto). Each iteration:
+//! the per-instance Pareto frontier. Each iteration:
 //!
 //! 1. a parent is drawn from the frontier (weighted by the instances it is best on), or the
 //!    best candidate with `candidate_selection_strategy = current_best`;
@@ -365,8 +365,8 @@ fn reflective_record(inputs: &Map<String, Value>, outputs: &Map<String, Value>, 
 fn feedback_text(score: Option<&Score>, failure: f64) -> String {
     match score {
         Some(Score { feedback: Some(f), .. }) => f.clone(),
-        Some(s) => format!("This trajectory got a score of {}.", dspy_core::pyfmt::float_repr(s.value)),
-        None => format!("This trajectory got a score of {}.", dspy_core::pyfmt::float_repr(failure)),
+        Some(s) => format!("This trajectory got a score of {}.", dspy_core::python::float_repr(s.value)),
+        None => format!("This trajectory got a score of {}.", dspy_core::python::float_repr(failure)),
     }
 }
 
@@ -667,7 +667,7 @@ impl Gepa {
         let inputs: Map<String, Value> =
             [("current_instruction".to_string(), json!(current)), ("examples_with_feedback".to_string(), Value::Array(records))].into_iter().collect();
         let out = predict_once(engine, self.reflection_lm.as_ref(), propose_instruction(), inputs, LmConfig::default(), Some(Arc::new(JSONAdapter::new()))).await?;
-        let text = out.get("new_instruction").map(dspy_core::pyfmt::py_str).unwrap_or_default();
+        let text = out.get("new_instruction").map(dspy_core::python::py_str).unwrap_or_default();
         let text = text.trim();
         if text.is_empty() {
             return Err(Error::Output { type_name: "new_instruction", reason: "the reflection LM returned an empty instruction".into() });

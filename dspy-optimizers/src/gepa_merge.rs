@@ -11,12 +11,12 @@ use crate::engine::SeededRng;
 use crate::tpe::weighted_index;
 
 /// A candidate: one instruction per component (predictor), in program order.
-pub type Candidate = Vec<String>;
+pub(crate) type Candidate = Vec<String>;
 
 /// Merges tried so far: `(i, j, ancestor)` triplets, and `(i, j, description)` of merged
 /// programs (which descendant each component came from).
 #[derive(Clone, Debug, Default)]
-pub struct MergeLog {
+pub(crate) struct MergeLog {
     /// Triplets merged.
     pub triplets: Vec<(usize, usize, usize)>,
     /// Merged programs, as the parents and the source of each component.
@@ -24,7 +24,7 @@ pub struct MergeLog {
 }
 
 /// Every ancestor of `node` (parents, their parents...).
-pub fn ancestors(parents: &[Vec<Option<usize>>], node: usize) -> BTreeSet<usize> {
+pub(crate) fn ancestors(parents: &[Vec<Option<usize>>], node: usize) -> BTreeSet<usize> {
     let mut found = BTreeSet::new();
     let mut stack = vec![node];
     while let Some(n) = stack.pop() {
@@ -39,14 +39,14 @@ pub fn ancestors(parents: &[Vec<Option<usize>>], node: usize) -> BTreeSet<usize>
 
 /// Whether some component equals the ancestor's in one descendant and differs in the other
 /// (GEPA's `does_triplet_have_desirable_predictors`).
-pub fn has_desirable_predictors(candidates: &[Candidate], ancestor: usize, i: usize, j: usize) -> bool {
+pub(crate) fn has_desirable_predictors(candidates: &[Candidate], ancestor: usize, i: usize, j: usize) -> bool {
     let (a, x, y) = (&candidates[ancestor], &candidates[i], &candidates[j]);
     a.iter().zip(x).zip(y).any(|((a, x), y)| (a == x || a == y) && x != y)
 }
 
 /// Picks two candidates among `merge_candidates` with a common ancestor that both outscore, not
 /// yet merged, and that changed different components (GEPA's `find_common_ancestor_pair`).
-pub fn find_common_ancestor_pair(
+pub(crate) fn find_common_ancestor_pair(
     rng: &mut SeededRng,
     parents: &[Vec<Option<usize>>],
     merge_candidates: &[usize],
@@ -89,7 +89,7 @@ pub fn find_common_ancestor_pair(
 /// GEPA's `sample_and_attempt_merge_programs_by_common_predictors`: a merged candidate and
 /// `(id1, id2, ancestor)`, or `None` when no new merge is found in `max_attempts`.
 #[allow(clippy::too_many_arguments)]
-pub fn attempt_merge(
+pub(crate) fn attempt_merge(
     rng: &mut SeededRng,
     agg_scores: &[f64],
     merge_candidates: &[usize],
@@ -145,7 +145,7 @@ pub fn attempt_merge(
 
 /// GEPA's `select_eval_subsample_for_merged_program`: up to `n` validation instances, about a
 /// third where the first parent wins, a third where the second wins, a third ties.
-pub fn merge_subsample(scores1: &[f64], scores2: &[f64], n: usize, rng: &mut SeededRng) -> Vec<usize> {
+pub(crate) fn merge_subsample(scores1: &[f64], scores2: &[f64], n: usize, rng: &mut SeededRng) -> Vec<usize> {
     let common: Vec<usize> = (0..scores1.len().min(scores2.len())).collect();
     let p1: Vec<usize> = common.iter().copied().filter(|&i| scores1[i] > scores2[i]).collect();
     let p2: Vec<usize> = common.iter().copied().filter(|&i| scores2[i] > scores1[i]).collect();

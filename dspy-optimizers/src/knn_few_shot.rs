@@ -11,21 +11,15 @@ use std::sync::Arc;
 
 use dspy_core::evaluate::Metric;
 use dspy_core::retrieve::{Embedder, RetrieveError};
-use dspy_core::{Error, Example, Module, Prediction, Predictor, Result, pyfmt};
+use dspy_core::{Error, Example, Module, Prediction, Predictor, Result, python};
 
 use crate::bootstrap::{BootstrapFewShot, check_same_structure};
 use crate::engine::{RunConfig, cleared_copy};
 
 /// DSPy's text for an example: `key: value` pairs of the given fields, in the example's order,
 /// joined by ` | ` (strings as they are, other values as Python prints them).
-///
-/// ```
-/// use dspy_core::Example;
-/// let ex = Example::new().with("question", "2+2?").with("n", 3).with("answer", "4").with_inputs(["question", "n"]);
-/// assert_eq!(dspy_optimizers::knn_few_shot::knn_text(&ex.inputs()), "question: 2+2? | n: 3");
-/// ```
-pub fn knn_text(fields: &Example) -> String {
-    fields.data().iter().map(|(k, v)| format!("{k}: {}", pyfmt::py_str(v))).collect::<Vec<_>>().join(" | ")
+pub(crate) fn knn_text(fields: &Example) -> String {
+    fields.data().iter().map(|(k, v)| format!("{k}: {}", python::py_str(v))).collect::<Vec<_>>().join(" | ")
 }
 
 /// DSPy's `KNN`: a trainset embedded once (its input fields only), searched by dot product.
@@ -300,5 +294,17 @@ impl<P: Module + Clone + 'static> Module for KNNFewShotProgram<P> {
 
     fn named_predictors_mut(&mut self) -> Vec<(String, &mut dyn Predictor)> {
         self.student.named_predictors_mut()
+    }
+}
+
+#[cfg(test)]
+mod examples {
+    //! The examples of this file's crate-internal items (they were doc examples).
+
+    #[test]
+    fn knn_text() {
+        use dspy_core::Example;
+        let ex = Example::new().with("question", "2+2?").with("n", 3).with("answer", "4").with_inputs(["question", "n"]);
+        assert_eq!(crate::knn_few_shot::knn_text(&ex.inputs()), "question: 2+2? | n: 3");
     }
 }

@@ -71,7 +71,7 @@ impl LabeledFewShot {
 
 /// Gives every predictor of `program` `k` demos from `trainset`, drawn with `rng` (one draw per
 /// predictor, in program order, as DSPy) or the first `k` when `sample` is false.
-pub fn assign_labeled<P: Module + ?Sized>(program: &mut P, trainset: &[Example], k: usize, sample: bool, rng: &mut SeededRng) {
+pub(crate) fn assign_labeled<P: Module + ?Sized>(program: &mut P, trainset: &[Example], k: usize, sample: bool, rng: &mut SeededRng) {
     if trainset.is_empty() {
         return;
     }

@@ -10,9 +10,9 @@
 //! | [`BootstrapFewShotWithRandomSearch`] | the best of many bootstrapped demo sets |
 //! | [`KNNFewShot`] | demos chosen per input by nearest neighbours, then bootstrapped |
 //! | [`Copro`] | instructions and output prefixes, by breadth × depth coordinate ascent |
-//! | [`MiproV2`] | instructions × demo sets per predictor, by a TPE ([`tpe`]) over minibatches |
+//! | [`MiproV2`] | instructions × demo sets per predictor, by a TPE (Optuna's Tree-structured Parzen Estimator) over minibatches |
 //! | [`Simba`] | demos and self-written rules, by stochastic mini-batch ascent |
-//! | [`Gepa`] | instructions, evolved by reflection on feedback over a Pareto frontier ([`pareto`]) |
+//! | [`Gepa`] | instructions, evolved by reflection on feedback over a Pareto frontier of per-example scores |
 //! | [`Ensemble`] | several programs combined by a reduce function |
 //! | [`BootstrapFinetune`] | the model weights, fine-tuned on successful traces |
 //! | [`BetterTogether`] | alternating prompt and weight optimization |
@@ -34,6 +34,7 @@
 //! ```
 
 #![warn(missing_docs)]
+#![warn(unreachable_pub)]
 
 /// Adds the run options every optimizer shares (seed, concurrency, error limit, budgets,
 /// progress bar) as builder methods over a `run: RunConfig` field.
@@ -91,18 +92,18 @@ pub mod bootstrap_finetune;
 pub mod copro;
 pub mod engine;
 pub mod gepa;
-pub mod gepa_merge;
+mod gepa_merge;
 pub mod ensemble;
 pub mod knn_few_shot;
 pub mod labeled_few_shot;
 pub mod mipro;
-pub mod pareto;
-pub mod proposer;
-pub mod proposer_grounded;
+mod pareto;
+mod proposer;
+mod proposer_grounded;
 pub mod random_search;
 pub mod report;
 pub mod simba;
-pub mod tpe;
+mod tpe;
 
 use dspy_core::evaluate::Metric;
 use dspy_core::{Example, Module, Result};
@@ -117,12 +118,10 @@ pub use ensemble::{EnsembledProgram, Ensemble};
 pub use knn_few_shot::{KNNFewShot, KNNFewShotProgram};
 pub use labeled_few_shot::LabeledFewShot;
 pub use mipro::{AutoMode, MiproV2};
+pub use proposer_grounded::GroundedProposer;
 pub use random_search::BootstrapFewShotWithRandomSearch;
 pub use simba::Simba;
 pub use report::{CompileReport, PredictorReport, Trial};
-
-/// The `rand` crate the optimizers draw from (use it with [`SeededRng`] for reproducibility).
-pub use rand;
 
 /// Compiles a program: returns an optimized copy of `student` and a report of what was tried.
 ///

@@ -2,13 +2,13 @@
 //! in DSPy's three stages.
 //!
 //! 1. **Bootstrap demo sets**: DSPy's candidate schedule (zero-shot, labeled-only, unshuffled
-//!    bootstrap, shuffled bootstraps) through the shared
-//!    [`create_n_fewshot_demo_sets`].
+//!    bootstrap, shuffled bootstraps), DSPy's
+//!    `create_n_fewshot_demo_sets`.
 //! 2. **Propose instructions**: the [`GroundedProposer`] writes instructions from a dataset
 //!    summary, a description of the program and of each module, the module's bootstrapped demos
 //!    and a random prompting tip; the first candidate of each predictor is its current
 //!    instruction.
-//! 3. **Bayesian search**: a [Tree-structured Parzen Estimator](crate::tpe) picks, per trial,
+//! 3. **Bayesian search**: a Tree-structured Parzen Estimator (Optuna's algorithm) picks, per trial,
 //!    one instruction and one demo set per predictor; each trial is scored on a random
 //!    minibatch of the valset, and every `minibatch_full_eval_steps` trials the combination with
 //!    the best mean minibatch score (not yet fully evaluated) is scored on the whole valset. The
@@ -35,9 +35,9 @@ use crate::{CompileReport, Compiled, Optimizer, Trial};
 
 /// DSPy's `BOOTSTRAPPED_FEWSHOT_EXAMPLES_IN_CONTEXT`: bootstrapped demos per set in zero-shot
 /// mode (used only to ground the proposals).
-pub const BOOTSTRAPPED_FEWSHOT_EXAMPLES_IN_CONTEXT: usize = 3;
+pub(crate) const BOOTSTRAPPED_FEWSHOT_EXAMPLES_IN_CONTEXT: usize = 3;
 /// DSPy's `MIN_MINIBATCH_SIZE`: with `auto`, minibatches are used when the valset is larger.
-pub const MIN_MINIBATCH_SIZE: usize = 50;
+pub(crate) const MIN_MINIBATCH_SIZE: usize = 50;
 
 /// DSPy's run presets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,13 +94,7 @@ impl FromStr for AutoMode {
 
 /// DSPy's trial count for `num_candidates` candidates: `max(2·m·log2(n), 1.5·n)` where `m` is
 /// the number of predictors (doubled when demos are searched too).
-///
-/// ```
-/// // 2 predictors with demos, light (n = 6): 20 trials, as DSPy.
-/// assert_eq!(dspy_optimizers::mipro::num_trials_for(2, false, 6), 20);
-/// assert_eq!(dspy_optimizers::mipro::num_trials_for(1, true, 6), 9);
-/// ```
-pub fn num_trials_for(num_predictors: usize, zero_shot: bool, num_candidates: usize) -> usize {
+pub(crate) fn num_trials_for(num_predictors: usize, zero_shot: bool, num_candidates: usize) -> usize {
     let vars = if zero_shot { num_predictors } else { num_predictors * 2 } as f64;
     let n = num_candidates.max(1) as f64;
     (2.0 * vars * n.log2()).max(1.5 * n) as usize
@@ -696,5 +690,17 @@ mod tests {
         assert!(MiproV2::new().auto(None).validate().is_err());
         assert!(MiproV2::new().auto(None).num_candidates(4).validate().unwrap_err().to_string().contains("num_trials must also be provided"));
         assert!(MiproV2::new().auto(None).num_candidates(4).num_trials(8).validate().is_ok());
+    }
+}
+
+#[cfg(test)]
+mod examples {
+    //! The examples of this file's crate-internal items (they were doc examples).
+
+    #[test]
+    fn num_trials_for() {
+        // 2 predictors with demos, light (n = 6): 20 trials, as DSPy.
+        assert_eq!(crate::mipro::num_trials_for(2, false, 6), 20);
+        assert_eq!(crate::mipro::num_trials_for(1, true, 6), 9);
     }
 }

@@ -8,17 +8,9 @@
 //! one at a time, until none is. The parent of the next mutation is then drawn with probability
 //! proportional to the number of instances each remaining candidate is best on — so a candidate
 //! that alone solves a rare kind of example stays in play even with a low average.
-//!
-//! ```
-//! use dspy_optimizers::pareto::ParetoFrontier;
-//! let mut front = ParetoFrontier::new(3);
-//! front.add(0, &[1.0, 0.0, 0.0]);
-//! front.add(1, &[1.0, 1.0, 0.0]); // dominates 0
-//! front.add(2, &[0.0, 0.0, 1.0]);
-//! let agg = [1.0 / 3.0, 2.0 / 3.0, 1.0 / 3.0];
-//! assert_eq!(front.dominators(&agg), vec![1, 2]);
-//! assert_eq!(front.best_scores(), &[1.0, 1.0, 1.0]);
-//! ```
+
+// GEPA calls part of the frontier's API; the unit tests check the rest (its accessors).
+#![cfg_attr(not(test), allow(dead_code))]
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -29,7 +21,7 @@ use crate::tpe::weighted_index;
 
 /// The per-instance Pareto frontier over validation instances (GEPA's `frontier_type="instance"`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct ParetoFrontier {
+pub(crate) struct ParetoFrontier {
     /// Per instance, the best score reached (`-inf` before any candidate).
     best: Vec<f64>,
     /// Per instance, the candidates that reached it.
@@ -38,13 +30,13 @@ pub struct ParetoFrontier {
 
 impl ParetoFrontier {
     /// An empty frontier over `instances` validation instances.
-    pub fn new(instances: usize) -> Self {
+    pub(crate) fn new(instances: usize) -> Self {
         ParetoFrontier { best: vec![f64::NEG_INFINITY; instances], programs: vec![BTreeSet::new(); instances] }
     }
 
     /// Adds candidate `program` with its score on each instance (a candidate evaluated on fewer
     /// instances passes only those). Returns whether the frontier changed.
-    pub fn add(&mut self, program: usize, scores: &[f64]) -> bool {
+    pub(crate) fn add(&mut self, program: usize, scores: &[f64]) -> bool {
         let mut changed = false;
         for (i, &s) in scores.iter().enumerate().take(self.best.len()) {
             changed |= self.add_one(i, program, s);
@@ -53,7 +45,7 @@ impl ParetoFrontier {
     }
 
     /// Adds one instance's score of `program` (GEPA's `_update_pareto_front_for_val_id`).
-    pub fn add_one(&mut self, instance: usize, program: usize, score: f64) -> bool {
+    pub(crate) fn add_one(&mut self, instance: usize, program: usize, score: f64) -> bool {
         let Some(best) = self.best.get_mut(instance) else { return false };
         if score > *best {
             *best = score;
@@ -66,55 +58,40 @@ impl ParetoFrontier {
         }
     }
 
-    /// How many instances the frontier is over.
-    pub fn len(&self) -> usize {
-        self.best.len()
-    }
-
-    /// Whether it is over no instance.
-    pub fn is_empty(&self) -> bool {
-        self.best.is_empty()
-    }
-
     /// The best score per instance.
-    pub fn best_scores(&self) -> &[f64] {
+    pub(crate) fn best_scores(&self) -> &[f64] {
         &self.best
     }
 
     /// The candidates best on each instance.
-    pub fn fronts(&self) -> &[BTreeSet<usize>] {
+    pub(crate) fn fronts(&self) -> &[BTreeSet<usize>] {
         &self.programs
-    }
-
-    /// The candidates best on instance `i`.
-    pub fn programs_at(&self, i: usize) -> Option<&BTreeSet<usize>> {
-        self.programs.get(i)
     }
 
     /// The mean of the best scores: what an oracle picking the best candidate per instance
     /// would reach (GEPA's `valset_pareto_front_agg`).
-    pub fn aggregate(&self) -> f64 {
+    pub(crate) fn aggregate(&self) -> f64 {
         let seen: Vec<f64> = self.best.iter().copied().filter(|s| s.is_finite()).collect();
         if seen.is_empty() { 0.0 } else { seen.iter().sum::<f64>() / seen.len() as f64 }
     }
 
     /// Every candidate on the frontier (best on at least one instance).
-    pub fn members(&self) -> BTreeSet<usize> {
+    pub(crate) fn members(&self) -> BTreeSet<usize> {
         self.programs.iter().flatten().copied().collect()
     }
 
     /// How many instances each candidate is best on.
-    pub fn frequencies(&self) -> BTreeMap<usize, usize> {
+    pub(crate) fn frequencies(&self) -> BTreeMap<usize, usize> {
         frequencies(&self.programs)
     }
 
     /// The frontier members left after removing dominated ones (see [`remove_dominated`]).
-    pub fn dominators(&self, agg_scores: &[f64]) -> Vec<usize> {
+    pub(crate) fn dominators(&self, agg_scores: &[f64]) -> Vec<usize> {
         find_dominators(&self.programs, agg_scores)
     }
 
     /// Draws a parent (see [`select_from_frontier`]); `None` when the frontier is empty.
-    pub fn select(&self, agg_scores: &[f64], rng: &mut SeededRng) -> Option<usize> {
+    pub(crate) fn select(&self, agg_scores: &[f64], rng: &mut SeededRng) -> Option<usize> {
         select_from_frontier(&self.programs, agg_scores, rng)
     }
 }
@@ -145,15 +122,7 @@ fn in_appearance_order(fronts: &[BTreeSet<usize>]) -> Vec<usize> {
 
 /// Whether `y` is dominated by `others`: every front that contains `y` also contains one of
 /// `others` (GEPA's `is_dominated`).
-///
-/// ```
-/// use std::collections::BTreeSet;
-/// use dspy_optimizers::pareto::is_dominated;
-/// let fronts = vec![BTreeSet::from([0, 1]), BTreeSet::from([1])];
-/// assert!(is_dominated(0, &BTreeSet::from([1]), &fronts));
-/// assert!(!is_dominated(1, &BTreeSet::from([0]), &fronts));
-/// ```
-pub fn is_dominated(y: usize, others: &BTreeSet<usize>, fronts: &[BTreeSet<usize>]) -> bool {
+pub(crate) fn is_dominated(y: usize, others: &BTreeSet<usize>, fronts: &[BTreeSet<usize>]) -> bool {
     fronts.iter().filter(|f| f.contains(&y)).all(|f| f.iter().any(|p| others.contains(p)))
 }
 
@@ -161,7 +130,7 @@ pub fn is_dominated(y: usize, others: &BTreeSet<usize>, fronts: &[BTreeSet<usize
 /// considered from the lowest aggregate score up (`agg_scores[p]`, ties in order of appearance),
 /// and the first dominated one is removed, until none is. Every non-empty front keeps at least
 /// one candidate.
-pub fn remove_dominated(fronts: &[BTreeSet<usize>], agg_scores: &[f64]) -> Vec<BTreeSet<usize>> {
+pub(crate) fn remove_dominated(fronts: &[BTreeSet<usize>], agg_scores: &[f64]) -> Vec<BTreeSet<usize>> {
     let score = |p: usize| agg_scores.get(p).copied().unwrap_or(1.0);
     let mut programs = in_appearance_order(fronts);
     programs.sort_by(|&a, &b| score(a).total_cmp(&score(b)));
@@ -187,7 +156,7 @@ pub fn remove_dominated(fronts: &[BTreeSet<usize>], agg_scores: &[f64]) -> Vec<B
 }
 
 /// The candidates that survive [`remove_dominated`] (GEPA's `find_dominator_programs`), sorted.
-pub fn find_dominators(fronts: &[BTreeSet<usize>], agg_scores: &[f64]) -> Vec<usize> {
+pub(crate) fn find_dominators(fronts: &[BTreeSet<usize>], agg_scores: &[f64]) -> Vec<usize> {
     let kept = remove_dominated(fronts, agg_scores);
     kept.iter().flatten().copied().collect::<BTreeSet<_>>().into_iter().collect()
 }
@@ -195,7 +164,7 @@ pub fn find_dominators(fronts: &[BTreeSet<usize>], agg_scores: &[f64]) -> Vec<us
 /// Draws a candidate from the non-dominated frontier, each with probability proportional to
 /// the number of instances it is best on (GEPA's `select_program_candidate_from_pareto_front`).
 /// `None` when every front is empty.
-pub fn select_from_frontier(fronts: &[BTreeSet<usize>], agg_scores: &[f64], rng: &mut SeededRng) -> Option<usize> {
+pub(crate) fn select_from_frontier(fronts: &[BTreeSet<usize>], agg_scores: &[f64], rng: &mut SeededRng) -> Option<usize> {
     let kept = remove_dominated(fronts, agg_scores);
     let order = in_appearance_order(&kept);
     if order.is_empty() {
@@ -276,5 +245,31 @@ mod tests {
         f.add(0, &[1.0, 1.0, 1.0, 0.0]); // generalist, 0.75
         f.add(1, &[0.0, 0.0, 0.0, 1.0]); // specialist, 0.25
         assert_eq!(f.dominators(&[0.75, 0.25]), vec![0, 1]);
+    }
+}
+
+#[cfg(test)]
+mod examples {
+    //! The examples of this file's crate-internal items (they were doc examples).
+
+    #[test]
+    fn module_overview() {
+        use crate::pareto::ParetoFrontier;
+        let mut front = ParetoFrontier::new(3);
+        front.add(0, &[1.0, 0.0, 0.0]);
+        front.add(1, &[1.0, 1.0, 0.0]); // dominates 0
+        front.add(2, &[0.0, 0.0, 1.0]);
+        let agg = [1.0 / 3.0, 2.0 / 3.0, 1.0 / 3.0];
+        assert_eq!(front.dominators(&agg), vec![1, 2]);
+        assert_eq!(front.best_scores(), &[1.0, 1.0, 1.0]);
+    }
+
+    #[test]
+    fn is_dominated() {
+        use std::collections::BTreeSet;
+        use crate::pareto::is_dominated;
+        let fronts = vec![BTreeSet::from([0, 1]), BTreeSet::from([1])];
+        assert!(is_dominated(0, &BTreeSet::from([1]), &fronts));
+        assert!(!is_dominated(1, &BTreeSet::from([0]), &fronts));
     }
 }

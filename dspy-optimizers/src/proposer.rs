@@ -10,12 +10,6 @@
 //! | MIPROv2 | [`describe_program`], [`describe_module`], [`generate_single_module_instruction`], [`dataset_descriptor`], [`dataset_descriptor_with_prior_observations`], [`observation_summarizer`] |
 //! | SIMBA | [`offer_feedback`] |
 //! | GEPA | [`propose_instruction`] |
-//!
-//! ```
-//! let sig = dspy_optimizers::proposer::basic_generate_instruction();
-//! assert_eq!(sig.to_short_string(), "basic_instruction -> proposed_instruction, proposed_prefix_for_output_field");
-//! assert_eq!(sig.field("basic_instruction").unwrap().prefix, "Basic Instruction:");
-//! ```
 
 use std::sync::Arc;
 
@@ -45,7 +39,7 @@ const COPRO_PROPOSED_PREFIX: &str = "The string at the end of the prompt, which 
 
 /// COPRO's `BasicGenerateInstruction`: proposes an instruction (and an output prefix) from the
 /// predictor's current instruction.
-pub fn basic_generate_instruction() -> Signature {
+pub(crate) fn basic_generate_instruction() -> Signature {
     sig(
         "BasicGenerateInstruction",
         "You are an instruction optimizer for large language models. I will give you a ``signature`` of fields (inputs and outputs) in English. Your task is to propose an instruction that will lead a good language model to perform the task well. Don't be afraid to be creative.",
@@ -59,7 +53,7 @@ pub fn basic_generate_instruction() -> Signature {
 
 /// COPRO's `GenerateInstructionGivenAttempts`: proposes a better instruction from the
 /// instructions tried so far with their scores (in increasing order of score).
-pub fn generate_instruction_given_attempts() -> Signature {
+pub(crate) fn generate_instruction_given_attempts() -> Signature {
     sig(
         "GenerateInstructionGivenAttempts",
         "You are an instruction optimizer for large language models. I will give some task instructions I've tried, along with their corresponding validation scores. The instructions are arranged in increasing order based on their scores, where higher scores indicate better quality.\n\nYour task is to propose a new instruction that will lead a good language model to perform the task even better. Don't be afraid to be creative.",
@@ -72,7 +66,7 @@ pub fn generate_instruction_given_attempts() -> Signature {
 }
 
 /// MIPROv2's `DescribeProgram`: what the program does, from its pseudo-code and an example.
-pub fn describe_program() -> Signature {
+pub(crate) fn describe_program() -> Signature {
     sig(
         "DescribeProgram",
         "Below is some pseudo-code for a pipeline that solves tasks with calls to language models. Please describe what type of task this program appears to be designed to solve, and how it appears to work.",
@@ -85,7 +79,7 @@ pub fn describe_program() -> Signature {
 }
 
 /// MIPROv2's `DescribeModule`: the role of one module in the program.
-pub fn describe_module() -> Signature {
+pub(crate) fn describe_module() -> Signature {
     sig(
         "DescribeModule",
         "Below is some pseudo-code for a pipeline that solves tasks with calls to language models. Please describe the purpose of one of the specified module in this pipeline.",
@@ -102,7 +96,7 @@ pub fn describe_module() -> Signature {
 /// Which inputs MIPROv2's `GenerateSingleModuleInstruction` has (DSPy builds the class with
 /// these switches).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ProposalInputs {
+pub(crate) struct ProposalInputs {
     /// `dataset_description`.
     pub dataset_summary: bool,
     /// `program_code`, `program_description`, `module`, `module_description`.
@@ -115,16 +109,7 @@ pub struct ProposalInputs {
 
 /// MIPROv2's `GenerateSingleModuleInstruction` with the inputs `which` selects (`task_demos`
 /// and `basic_instruction` are always there).
-///
-/// ```
-/// use dspy_optimizers::proposer::{ProposalInputs, generate_single_module_instruction};
-/// let all = ProposalInputs { dataset_summary: true, program_aware: true, instruct_history: false, tip: true };
-/// assert_eq!(
-///     generate_single_module_instruction(all).to_short_string(),
-///     "dataset_description, program_code, program_description, module, module_description, task_demos, basic_instruction, tip -> proposed_instruction"
-/// );
-/// ```
-pub fn generate_single_module_instruction(which: ProposalInputs) -> Signature {
+pub(crate) fn generate_single_module_instruction(which: ProposalInputs) -> Signature {
     let mut fields = Vec::new();
     if which.dataset_summary {
         fields.push(input("dataset_description", "A description of the dataset that we are using."));
@@ -152,7 +137,7 @@ pub fn generate_single_module_instruction(which: ProposalInputs) -> Signature {
 }
 
 /// The dataset summary's `DatasetDescriptor`: observations about a batch of examples.
-pub fn dataset_descriptor() -> Signature {
+pub(crate) fn dataset_descriptor() -> Signature {
     sig(
         "DatasetDescriptor",
         "Given several examples from a dataset please write observations about trends that hold for most or all of the samples. Some areas you may consider in your observations: topics, content, syntax, conciseness, etc. It will be useful to make an educated guess as to the nature of the task this dataset will enable. Don't be afraid to be creative",
@@ -165,7 +150,7 @@ pub fn dataset_descriptor() -> Signature {
 
 /// The dataset summary's `DatasetDescriptorWithPriorObservations` (answers `COMPLETE` when it
 /// has nothing to add).
-pub fn dataset_descriptor_with_prior_observations() -> Signature {
+pub(crate) fn dataset_descriptor_with_prior_observations() -> Signature {
     sig(
         "DatasetDescriptorWithPriorObservations",
         "Given several examples from a dataset please write observations about trends that hold for most or all of the samples. I will also provide you with a few observations I have already made.  Please add your own observations or if you feel the observations are comprehensive say 'COMPLETE' Some areas you may consider in your observations: topics, content, syntax, conciceness, etc. It will be useful to make an educated guess as to the nature of the task this dataset will enable. Don't be afraid to be creative",
@@ -178,7 +163,7 @@ pub fn dataset_descriptor_with_prior_observations() -> Signature {
 }
 
 /// The dataset summary's `ObservationSummarizer`.
-pub fn observation_summarizer() -> Signature {
+pub(crate) fn observation_summarizer() -> Signature {
     sig(
         "ObservationSummarizer",
         "Given a series of observations I have made about my dataset, please summarize them into a brief 2-3 sentence summary which highlights only the most important details.",
@@ -191,7 +176,7 @@ pub fn observation_summarizer() -> Signature {
 
 /// SIMBA's `OfferFeedback`: contrasts a better and a worse trajectory and gives each module
 /// advice (`module_advice: dict[str, str]`).
-pub fn offer_feedback() -> Signature {
+pub(crate) fn offer_feedback() -> Signature {
     let traj = "The trajectory of the program's execution, showing each module's I/O";
     let outs = "The outputs of the program that we are analyzing";
     let reward = "The reward value assigned to the program's outputs";
@@ -224,7 +209,7 @@ pub fn offer_feedback() -> Signature {
 
 /// GEPA's `ProposeInstruction` (DSPy's built-in `InstructionProposer`, sent with the JSON
 /// adapter): a new instruction from the current one and examples with feedback.
-pub fn propose_instruction() -> Signature {
+pub(crate) fn propose_instruction() -> Signature {
     sig(
         "ProposeInstruction",
         "I provided an assistant with instructions to perform a task for me. You are given those instructions, along with examples of different task inputs provided to the assistant, the assistant's response for each of them, and some feedback on how the assistant's response could be better.\n\nYour task is to write a new instruction for the assistant.\n\nRead the inputs carefully and identify the input format and infer detailed task description about the task I wish to solve with the assistant.\n\nRead all the assistant responses and the corresponding feedback. Identify all niche and domain specific factual information about the task and include it in the instruction, as a lot of it may not be available to the assistant in the future. The assistant may have utilized a generalizable strategy to solve the task, if so, include that in the instruction as well.",
@@ -239,7 +224,7 @@ pub fn propose_instruction() -> Signature {
 }
 
 /// DSPy's prompting tips for MIPROv2's proposer, in DSPy's order (`none` is the empty tip).
-pub const TIPS: [(&str, &str); 6] = [
+pub(crate) const TIPS: [(&str, &str); 6] = [
     ("none", ""),
     ("creative", "Don't be afraid to be creative when creating the new instruction!"),
     ("simple", "Keep the instruction clear and concise."),
@@ -250,15 +235,7 @@ pub const TIPS: [(&str, &str); 6] = [
 
 /// DSPy's `strip_prefix`: removes a leading label of up to five words and a colon
 /// (`"Proposed Instruction: ..."`, `"**Answer:** ..."`), then surrounding double quotes.
-///
-/// ```
-/// use dspy_optimizers::proposer::strip_prefix;
-/// assert_eq!(strip_prefix("Proposed Instruction: Solve it."), "Solve it.");
-/// assert_eq!(strip_prefix("**New instruction: \"Be brief.\""), "Be brief.");
-/// assert_eq!(strip_prefix("Solve it: carefully"), "carefully");
-/// assert_eq!(strip_prefix("Read this, then: act"), "Read this, then: act");
-/// ```
-pub fn strip_prefix(text: &str) -> String {
+pub(crate) fn strip_prefix(text: &str) -> String {
     let is_word = |c: char| c.is_alphanumeric() || c == '_' || c == '\'' || c == '-';
     let chars: Vec<(usize, char)> = text.char_indices().collect();
     let n = chars.len();
@@ -306,46 +283,33 @@ pub fn strip_prefix(text: &str) -> String {
 /// Python's `repr` of a DSPy `Example` (`Example({...}) (input_keys={...})`), with the input
 /// keys sorted as DSPy's `order_input_keys_in_string` leaves them; fields starting with
 /// `dspy_` are left out, as DSPy does.
-///
-/// ```
-/// use dspy_core::Example;
-/// let ex = Example::new().with("question", "2+2?").with("answer", "4").with_inputs(["question"]);
-/// assert_eq!(dspy_optimizers::proposer::example_repr(&ex), "Example({'question': '2+2?', 'answer': '4'}) (input_keys={'question'})");
-/// ```
-pub fn example_repr(example: &Example) -> String {
+pub(crate) fn example_repr(example: &Example) -> String {
     let data: Map<String, Value> = example.data().iter().filter(|(k, _)| !k.starts_with("dspy_")).map(|(k, v)| (k.clone(), v.clone())).collect();
     let keys = match example.input_keys() {
         None => "None".to_string(),
         Some([]) => "set()".to_string(),
         Some(keys) => {
-            let mut quoted: Vec<String> = keys.iter().map(|k| dspy_core::pyfmt::str_repr(k)).collect();
+            let mut quoted: Vec<String> = keys.iter().map(|k| dspy_core::python::str_repr(k)).collect();
             quoted.sort();
             quoted.dedup();
             format!("{{{}}}", quoted.join(", "))
         }
     };
-    format!("Example({}) (input_keys={keys})", dspy_core::pyfmt::py_repr(&Value::Object(data)))
+    format!("Example({}) (input_keys={keys})", dspy_core::python::py_repr(&Value::Object(data)))
 }
 
 /// Python's `repr` of a list of examples (what the dataset summary shows the prompt model).
-pub fn examples_repr(examples: &[Example]) -> String {
+pub(crate) fn examples_repr(examples: &[Example]) -> String {
     format!("[{}]", examples.iter().map(example_repr).collect::<Vec<_>>().join(", "))
 }
 
 /// DSPy's `create_example_string`: one line per field of `signature`, `"{prefix} {value}"`
 /// (`None` for a value the example lacks).
-///
-/// ```
-/// use dspy_core::{Example, Signature};
-/// let sig = Signature::parse("question -> answer").unwrap();
-/// let demo = Example::new().with("question", "2+2?").with("answer", "4");
-/// assert_eq!(dspy_optimizers::proposer::create_example_string(&sig, &demo), "Question: 2+2?\nAnswer: 4");
-/// ```
-pub fn create_example_string(signature: &Signature, example: &Example) -> String {
+pub(crate) fn create_example_string(signature: &Signature, example: &Example) -> String {
     signature
         .fields()
         .iter()
-        .map(|f| format!("{} {}", f.prefix, example.get(&f.name).map(dspy_core::pyfmt::py_str).unwrap_or_else(|| "None".into())))
+        .map(|f| format!("{} {}", f.prefix, example.get(&f.name).map(dspy_core::python::py_str).unwrap_or_else(|| "None".into())))
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -353,13 +317,7 @@ pub fn create_example_string(signature: &Signature, example: &Example) -> String
 /// Pseudo-code of a program for the program-aware proposer. DSPy shows the program's Python
 /// source; Rust has none at run time, so this lists each predictor with its signature and
 /// instructions (pass the real source to the optimizer's `program_code` option instead).
-///
-/// ```
-/// use dspy_core::ChainOfThought;
-/// let code = dspy_optimizers::proposer::program_pseudocode(&ChainOfThought::parse("question -> answer").unwrap());
-/// assert!(code.contains("predict = Predict(StringSignature(question -> reasoning, answer))"));
-/// ```
-pub fn program_pseudocode<M: Module + ?Sized>(program: &M) -> String {
+pub(crate) fn program_pseudocode<M: Module + ?Sized>(program: &M) -> String {
     let mut out = String::from("class Program(dspy.Module):\n    def __init__(self):\n");
     for (name, p) in program.named_predictors() {
         let s = p.signature();
@@ -372,7 +330,7 @@ pub fn program_pseudocode<M: Module + ?Sized>(program: &M) -> String {
 }
 
 /// The `module` string of the program-aware proposer: `Predict(question) -> reasoning, answer`.
-pub fn module_code(signature: &Signature) -> String {
+pub(crate) fn module_code(signature: &Signature) -> String {
     let names = |it: &mut dyn Iterator<Item = &Field>| it.map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ");
     format!("Predict({}) -> {}", names(&mut signature.input_fields()), names(&mut signature.output_fields()))
 }
@@ -380,7 +338,7 @@ pub fn module_code(signature: &Signature) -> String {
 /// Calls `signature` once with `inputs` on `lm` (the settings' LM when `None`), with `config`
 /// (temperature, `n`...) and `adapter` (the settings' when `None`), charging the LM calls to
 /// `engine`'s budget. Refuses (with [`Error::Other`]) once the budget's LM calls are spent.
-pub async fn predict_once(
+pub(crate) async fn predict_once(
     engine: &Engine,
     lm: Option<&Arc<dyn LanguageModel>>,
     signature: Signature,
@@ -454,5 +412,58 @@ mod tests {
             examples_repr(&[ex, Example::new().with("a", Value::Null)]),
             "[Example({'question': \"What's 2+2?\", 'answer': '4', 'n': 3, 'l': [1, 'a']}) (input_keys={'n', 'question'}), Example({'a': None}) (input_keys=None)]"
         );
+    }
+}
+
+#[cfg(test)]
+mod examples {
+    //! The examples of this file's crate-internal items (they were doc examples).
+
+    #[test]
+    fn module_overview() {
+        let sig = crate::proposer::basic_generate_instruction();
+        assert_eq!(sig.to_short_string(), "basic_instruction -> proposed_instruction, proposed_prefix_for_output_field");
+        assert_eq!(sig.field("basic_instruction").unwrap().prefix, "Basic Instruction:");
+    }
+
+    #[test]
+    fn generate_single_module_instruction() {
+        use crate::proposer::{ProposalInputs, generate_single_module_instruction};
+        let all = ProposalInputs { dataset_summary: true, program_aware: true, instruct_history: false, tip: true };
+        assert_eq!(
+            generate_single_module_instruction(all).to_short_string(),
+            "dataset_description, program_code, program_description, module, module_description, task_demos, basic_instruction, tip -> proposed_instruction"
+        );
+    }
+
+    #[test]
+    fn strip_prefix() {
+        use crate::proposer::strip_prefix;
+        assert_eq!(strip_prefix("Proposed Instruction: Solve it."), "Solve it.");
+        assert_eq!(strip_prefix("**New instruction: \"Be brief.\""), "Be brief.");
+        assert_eq!(strip_prefix("Solve it: carefully"), "carefully");
+        assert_eq!(strip_prefix("Read this, then: act"), "Read this, then: act");
+    }
+
+    #[test]
+    fn example_repr() {
+        use dspy_core::Example;
+        let ex = Example::new().with("question", "2+2?").with("answer", "4").with_inputs(["question"]);
+        assert_eq!(crate::proposer::example_repr(&ex), "Example({'question': '2+2?', 'answer': '4'}) (input_keys={'question'})");
+    }
+
+    #[test]
+    fn create_example_string() {
+        use dspy_core::{Example, Signature};
+        let sig = Signature::parse("question -> answer").unwrap();
+        let demo = Example::new().with("question", "2+2?").with("answer", "4");
+        assert_eq!(crate::proposer::create_example_string(&sig, &demo), "Question: 2+2?\nAnswer: 4");
+    }
+
+    #[test]
+    fn program_pseudocode() {
+        use dspy_core::ChainOfThought;
+        let code = crate::proposer::program_pseudocode(&ChainOfThought::parse("question -> answer").unwrap());
+        assert!(code.contains("predict = Predict(StringSignature(question -> reasoning, answer))"));
     }
 }

@@ -26,7 +26,7 @@ use crate::proposer::{
 /// DSPy's dataset summary of `trainset` (see the module docs), made with `prompt_lm` (the
 /// settings' LM when `None`) at temperature 1.0. The first call's failure is returned; later
 /// failures keep the observations made so far, as DSPy does.
-pub async fn create_dataset_summary(
+pub(crate) async fn create_dataset_summary(
     engine: &Engine,
     prompt_lm: Option<&Arc<dyn LanguageModel>>,
     trainset: &[Example],
@@ -91,13 +91,13 @@ pub struct GroundedProposer {
     pub use_task_demos: bool,
     /// How many demos to show (3).
     pub num_demos_in_context: usize,
-    /// Add a random tip from [`TIPS`] (`tip_aware_proposer`).
+    /// Add a random tip from DSPy's list of proposer tips (`tip_aware_proposer`).
     pub use_tip: bool,
     /// Examples per dataset-summary call (`view_data_batch_size`, 10).
     pub view_data_batch_size: usize,
     /// The proposer's temperature (MIPROv2's `init_temperature`, 1.0).
     pub init_temperature: f64,
-    /// The program's code shown to the proposer (default: [`program_pseudocode`]).
+    /// The program's code shown to the proposer (default: pseudocode of the program's structure).
     pub program_code: Option<String>,
 }
 
@@ -118,7 +118,7 @@ impl Default for GroundedProposer {
 
 /// What [`GroundedProposer::propose`] made.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct ProposedInstructions {
+pub(crate) struct ProposedInstructions {
     /// Per predictor (program order), the proposed instructions.
     pub instructions: Vec<Vec<String>>,
     /// Per predictor, the tip key used for each proposal.
@@ -144,7 +144,7 @@ impl GroundedProposer {
     /// ids) are drawn from `rng` in DSPy's order before the calls run, `engine`'s
     /// concurrency at a time, so the result does not depend on timing.
     #[allow(clippy::too_many_arguments)]
-    pub async fn propose<P: Module + ?Sized>(
+    pub(crate) async fn propose<P: Module + ?Sized>(
         &self,
         engine: &Engine,
         prompt_lm: Option<&Arc<dyn LanguageModel>>,
@@ -298,7 +298,7 @@ impl GroundedProposer {
 /// DSPy's task demos for a proposal: up to `max` bootstrapped (`augmented`) demos of the
 /// predictor, from demo set `set` then the following ones (wrapping around); `"No task demos
 /// provided."` when there are none or `set` is 0.
-pub fn task_demos_string(demo_candidates: Option<&[DemoSet]>, predictor: usize, set: usize, signature: &dspy_core::Signature, max: usize) -> String {
+pub(crate) fn task_demos_string(demo_candidates: Option<&[DemoSet]>, predictor: usize, set: usize, signature: &dspy_core::Signature, max: usize) -> String {
     let mut text = String::new();
     if let Some(sets) = demo_candidates {
         let order = (set..sets.len()).chain(0..set.min(sets.len()));

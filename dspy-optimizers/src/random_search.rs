@@ -76,15 +76,13 @@ impl_run_options!(BootstrapFewShotWithRandomSearch);
 
 /// One evaluated candidate of a random search.
 #[derive(Clone, Debug)]
-pub struct ScoredCandidate<P> {
+pub(crate) struct ScoredCandidate<P> {
     /// The schedule entry it came from.
     pub spec: CandidateSpec,
     /// Its program.
     pub program: P,
     /// Its valset score (a mean).
     pub score: f64,
-    /// Its per-example valset scores.
-    pub subscores: Vec<f64>,
 }
 
 impl BootstrapFewShotWithRandomSearch {
@@ -202,7 +200,7 @@ impl BootstrapFewShotWithRandomSearch {
     /// returns them (in schedule order) with one trial each. Stops early at `stop_at_score`
     /// or when the budget is spent (a candidate whose evaluation the budget cut short is
     /// reported as partial and not returned).
-    pub async fn search<P>(
+    pub(crate) async fn search<P>(
         &self,
         student: &P,
         teacher: Option<&P>,
@@ -245,7 +243,7 @@ impl BootstrapFewShotWithRandomSearch {
             }
             let score = run.score;
             tracing::info!(seed = spec.seed, score, "candidate evaluated");
-            candidates.push(ScoredCandidate { spec, program, score, subscores: run.scores });
+            candidates.push(ScoredCandidate { spec, program, score });
             if self.stop_at_score.is_some_and(|s| score >= s) {
                 break;
             }
@@ -256,7 +254,7 @@ impl BootstrapFewShotWithRandomSearch {
 }
 
 /// The index of the best-scoring candidate (the earliest among equals), if any.
-pub fn best_index<P>(candidates: &[ScoredCandidate<P>]) -> Option<usize> {
+pub(crate) fn best_index<P>(candidates: &[ScoredCandidate<P>]) -> Option<usize> {
     let mut best: Option<usize> = None;
     for (i, c) in candidates.iter().enumerate() {
         if best.is_none_or(|b| c.score > candidates[b].score) {

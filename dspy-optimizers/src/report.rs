@@ -334,11 +334,11 @@ mod duration_secs {
 
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_f64(d.as_secs_f64())
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let secs = f64::deserialize(d)?;
         Ok(Duration::try_from_secs_f64(secs).unwrap_or_default())
     }
@@ -370,19 +370,13 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// A progress bar on stderr (indicatif), drawn only when enabled and stderr is a terminal;
 /// every method is a no-op otherwise.
-///
-/// ```
-/// let bar = dspy_optimizers::report::Progress::new(3, "Bootstrapping", false);
-/// bar.advance("1 demo");
-/// bar.finish();
-/// ```
-pub struct Progress {
+pub(crate) struct Progress {
     bar: Option<indicatif::ProgressBar>,
 }
 
 impl Progress {
     /// A bar over `total` steps, labelled `label`.
-    pub fn new(total: usize, label: &str, enabled: bool) -> Self {
+    pub(crate) fn new(total: usize, label: &str, enabled: bool) -> Self {
         let bar = (enabled && std::io::stderr().is_terminal()).then(|| {
             let bar = indicatif::ProgressBar::with_draw_target(Some(total as u64), indicatif::ProgressDrawTarget::stderr());
             if let Ok(style) = indicatif::ProgressStyle::with_template("{msg}: {percent:>3}%|{wide_bar}| {pos}/{len} [{elapsed}<{eta}]") {
@@ -395,7 +389,7 @@ impl Progress {
     }
 
     /// One more step done; `message` describes the state.
-    pub fn advance(&self, message: &str) {
+    pub(crate) fn advance(&self, message: &str) {
         if let Some(bar) = &self.bar {
             bar.inc(1);
             bar.set_message(message.to_string());
@@ -403,9 +397,21 @@ impl Progress {
     }
 
     /// Leaves the final state on screen.
-    pub fn finish(&self) {
+    pub(crate) fn finish(&self) {
         if let Some(bar) = &self.bar {
             bar.finish();
         }
+    }
+}
+
+#[cfg(test)]
+mod examples {
+    //! The examples of this file's crate-internal items (they were doc examples).
+
+    #[test]
+    fn progress() {
+        let bar = crate::report::Progress::new(3, "Bootstrapping", false);
+        bar.advance("1 demo");
+        bar.finish();
     }
 }

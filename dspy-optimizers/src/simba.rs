@@ -70,7 +70,7 @@ pub struct Simba {
     /// Softmax temperature when drawing programs to improve.
     pub temperature_for_candidates: f64,
     /// The program's code shown to the prompt model (DSPy shows the Python source; by
-    /// default [`program_pseudocode`]).
+    /// default a pseudocode of the program's structure).
     pub program_code: Option<String>,
     /// Seed, concurrency, error limit, budgets, progress.
     pub run: RunConfig,
@@ -520,7 +520,7 @@ impl Simba {
         for (name, entry) in &good.trace {
             let mut entry = entry.clone();
             for v in entry.inputs.values_mut() {
-                let text = dspy_core::pyfmt::py_str(v);
+                let text = dspy_core::python::py_str(v);
                 if self.demo_input_field_maxlen > 0 && text.chars().count() > self.demo_input_field_maxlen {
                     let cut: String = text.chars().take(self.demo_input_field_maxlen).collect();
                     *v = Value::String(format!("{cut}\n\t\t... <TRUNCATED FOR BREVITY>"));
@@ -601,7 +601,7 @@ impl Simba {
         };
         for (name, p) in system.named_predictors_mut() {
             if let Some(text) = advice.get(&name) {
-                let updated = p.signature().clone().append_instructions(&dspy_core::pyfmt::py_str(text));
+                let updated = p.signature().clone().append_instructions(&dspy_core::python::py_str(text));
                 p.set_signature(updated);
             }
         }

@@ -17,20 +17,10 @@
 //! the sampler learns combinations (this instruction *with* that demo set), not only marginals.
 //! Randomness comes from a [`SeededRng`]: the same seed and the same
 //! history give the same suggestions.
-//!
-//! ```
-//! use dspy_optimizers::tpe::{Distribution, SearchSpace, TpeSampler};
-//! let space = SearchSpace::new().categorical("instruction", 4).categorical("demos", 3);
-//! let mut tpe = TpeSampler::new(space, 0);
-//! for _ in 0..30 {
-//!     let params = tpe.ask();
-//!     // Instruction 2 with demo set 1 is the best combination.
-//!     let score = (params.index("instruction") == Some(2)) as u8 as f64 + (params.index("demos") == Some(1)) as u8 as f64;
-//!     tpe.tell(params, score).unwrap();
-//! }
-//! assert_eq!(tpe.best().unwrap().1, 2.0);
-//! # let _ = Distribution::Categorical { choices: 2 };
-//! ```
+
+// A whole port of Optuna's sampler: MIPROv2 uses its categorical part; the unit tests check the
+// numeric kernels and the accessors too, so those stay although the crate does not call them.
+#![cfg_attr(not(test), allow(dead_code))]
 
 use std::collections::BTreeMap;
 use std::f64::consts::{PI, SQRT_2};
@@ -123,25 +113,19 @@ pub enum ParamValue {
 }
 
 /// Named parameters and their distributions, in a fixed order.
-///
-/// ```
-/// use dspy_optimizers::tpe::SearchSpace;
-/// let space = SearchSpace::new().categorical("0_predictor_instruction", 3).float("temperature", 0.0, 2.0);
-/// assert_eq!(space.len(), 2);
-/// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct SearchSpace {
+pub(crate) struct SearchSpace {
     params: Vec<(String, Distribution)>,
 }
 
 impl SearchSpace {
     /// An empty space.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Adds (or replaces) a parameter.
-    pub fn param(mut self, name: impl Into<String>, distribution: Distribution) -> Self {
+    pub(crate) fn param(mut self, name: impl Into<String>, distribution: Distribution) -> Self {
         let name = name.into();
         match self.params.iter_mut().find(|(n, _)| *n == name) {
             Some(slot) => slot.1 = distribution,
@@ -151,42 +135,37 @@ impl SearchSpace {
     }
 
     /// Adds a categorical parameter with `choices` options (indices `0..choices`).
-    pub fn categorical(self, name: impl Into<String>, choices: usize) -> Self {
+    pub(crate) fn categorical(self, name: impl Into<String>, choices: usize) -> Self {
         self.param(name, Distribution::Categorical { choices: choices.max(1) })
     }
 
     /// Adds a real parameter in `[low, high]`.
-    pub fn float(self, name: impl Into<String>, low: f64, high: f64) -> Self {
+    pub(crate) fn float(self, name: impl Into<String>, low: f64, high: f64) -> Self {
         self.param(name, Distribution::Float { low, high, log: false })
     }
 
     /// Adds an integer parameter in `[low, high]`.
-    pub fn int(self, name: impl Into<String>, low: i64, high: i64) -> Self {
+    pub(crate) fn int(self, name: impl Into<String>, low: i64, high: i64) -> Self {
         self.param(name, Distribution::Int { low, high })
     }
 
     /// The parameters in order.
-    pub fn params(&self) -> &[(String, Distribution)] {
+    pub(crate) fn params(&self) -> &[(String, Distribution)] {
         &self.params
     }
 
     /// How many parameters there are.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.params.len()
     }
 
     /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.params.is_empty()
     }
 
-    /// The distribution of a parameter.
-    pub fn get(&self, name: &str) -> Option<&Distribution> {
-        self.params.iter().find(|(n, _)| n == name).map(|(_, d)| d)
-    }
-
     /// Checks the bounds of every parameter.
-    pub fn validate(&self) -> Result<(), TpeError> {
+    pub(crate) fn validate(&self) -> Result<(), TpeError> {
         for (name, d) in &self.params {
             let ok = match *d {
                 Distribution::Categorical { choices } => choices >= 1,
@@ -204,27 +183,27 @@ impl SearchSpace {
 /// One assignment of values to parameters.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct Params(pub BTreeMap<String, ParamValue>);
+pub(crate) struct Params(pub BTreeMap<String, ParamValue>);
 
 impl Params {
     /// No values.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Sets a value.
-    pub fn with(mut self, name: impl Into<String>, value: ParamValue) -> Self {
+    pub(crate) fn with(mut self, name: impl Into<String>, value: ParamValue) -> Self {
         self.0.insert(name.into(), value);
         self
     }
 
     /// The value of a parameter.
-    pub fn get(&self, name: &str) -> Option<ParamValue> {
+    pub(crate) fn get(&self, name: &str) -> Option<ParamValue> {
         self.0.get(name).copied()
     }
 
     /// The choice index of a categorical parameter.
-    pub fn index(&self, name: &str) -> Option<usize> {
+    pub(crate) fn index(&self, name: &str) -> Option<usize> {
         match self.0.get(name) {
             Some(ParamValue::Index(i)) => Some(*i),
             _ => None,
@@ -232,7 +211,7 @@ impl Params {
     }
 
     /// The value of a real parameter.
-    pub fn float(&self, name: &str) -> Option<f64> {
+    pub(crate) fn float(&self, name: &str) -> Option<f64> {
         match self.0.get(name) {
             Some(ParamValue::Float(x)) => Some(*x),
             _ => None,
@@ -240,7 +219,7 @@ impl Params {
     }
 
     /// The value of an integer parameter.
-    pub fn int(&self, name: &str) -> Option<i64> {
+    pub(crate) fn int(&self, name: &str) -> Option<i64> {
         match self.0.get(name) {
             Some(ParamValue::Int(x)) => Some(*x),
             _ => None,
@@ -278,7 +257,7 @@ impl From<TpeError> for dspy_core::Error {
 
 /// The sampler's settings; the defaults are Optuna's (which DSPy's MIPROv2 uses).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct TpeConfig {
+pub(crate) struct TpeConfig {
     /// Random trials before the estimator is used (10).
     pub n_startup_trials: usize,
     /// Points drawn from `l(x)` per suggestion (24).
@@ -298,26 +277,13 @@ impl Default for TpeConfig {
 }
 
 /// Optuna's default `gamma`: how many of `n` trials are "good", `min(⌈0.1·n⌉, 25)`.
-///
-/// ```
-/// assert_eq!(dspy_optimizers::tpe::default_gamma(9), 1);
-/// assert_eq!(dspy_optimizers::tpe::default_gamma(11), 2);
-/// assert_eq!(dspy_optimizers::tpe::default_gamma(1000), 25);
-/// ```
-pub fn default_gamma(n: usize) -> usize {
+pub(crate) fn default_gamma(n: usize) -> usize {
     (n.div_ceil(10)).min(25)
 }
 
 /// Optuna's default kernel weights for `n` trials in trial order: all 1 up to 25 trials, then a
 /// ramp from `1/n` to 1 for the oldest `n − 25` and 1 for the newest 25.
-///
-/// ```
-/// let w = dspy_optimizers::tpe::default_weights(30);
-/// assert_eq!(w.len(), 30);
-/// assert!(w[0] < w[29]);
-/// assert_eq!(dspy_optimizers::tpe::default_weights(3), vec![1.0; 3]);
-/// ```
-pub fn default_weights(n: usize) -> Vec<f64> {
+pub(crate) fn default_weights(n: usize) -> Vec<f64> {
     if n < 25 {
         return vec![1.0; n];
     }
@@ -332,7 +298,7 @@ pub fn default_weights(n: usize) -> Vec<f64> {
 /// A TPE sampler over a [`SearchSpace`]: [`ask`](TpeSampler::ask) for parameters,
 /// [`tell`](TpeSampler::tell) their observed value.
 #[derive(Debug)]
-pub struct TpeSampler {
+pub(crate) struct TpeSampler {
     space: SearchSpace,
     config: TpeConfig,
     rng: SeededRng,
@@ -358,32 +324,22 @@ struct Parzen {
 
 impl TpeSampler {
     /// A sampler with Optuna's defaults, seeded with `seed`.
-    pub fn new(space: SearchSpace, seed: u64) -> Self {
+    pub(crate) fn new(space: SearchSpace, seed: u64) -> Self {
         Self::with_config(space, seed, TpeConfig::default())
     }
 
     /// A sampler with these settings.
-    pub fn with_config(space: SearchSpace, seed: u64, config: TpeConfig) -> Self {
+    pub(crate) fn with_config(space: SearchSpace, seed: u64, config: TpeConfig) -> Self {
         TpeSampler { space, config, rng: seeded_rng(seed), trials: Vec::new() }
     }
 
-    /// The search space.
-    pub fn space(&self) -> &SearchSpace {
-        &self.space
-    }
-
-    /// The settings.
-    pub fn config(&self) -> &TpeConfig {
-        &self.config
-    }
-
     /// Every observed trial, in order.
-    pub fn trials(&self) -> &[(Params, f64)] {
+    pub(crate) fn trials(&self) -> &[(Params, f64)] {
         &self.trials
     }
 
     /// The best observed trial (the earliest on ties).
-    pub fn best(&self) -> Option<&(Params, f64)> {
+    pub(crate) fn best(&self) -> Option<&(Params, f64)> {
         let better = |a: f64, b: f64| if self.config.maximize { a > b } else { a < b };
         self.trials.iter().fold(None, |best: Option<&(Params, f64)>, t| match best {
             Some(b) if !better(t.1, b.1) => Some(b),
@@ -393,7 +349,7 @@ impl TpeSampler {
 
     /// Records the value observed for `params` (also for parameters this sampler did not
     /// suggest, such as a baseline added up front, as DSPy adds the default program).
-    pub fn tell(&mut self, params: Params, value: f64) -> Result<(), TpeError> {
+    pub(crate) fn tell(&mut self, params: Params, value: f64) -> Result<(), TpeError> {
         if !value.is_finite() {
             return Err(TpeError::NonFiniteValue(value));
         }
@@ -409,7 +365,7 @@ impl TpeSampler {
 
     /// Suggests the next parameters: uniformly at random during the first `n_startup_trials`,
     /// then by the TPE criterion.
-    pub fn ask(&mut self) -> Params {
+    pub(crate) fn ask(&mut self) -> Params {
         if self.space.is_empty() {
             return Params::new();
         }
@@ -786,5 +742,47 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!((norm_cdf(0.0) - 0.5).abs() < 1e-7 && (norm_cdf(1.96) - 0.975).abs() < 1e-4);
+    }
+}
+
+#[cfg(test)]
+mod examples {
+    //! The examples of this file's crate-internal items (they were doc examples).
+
+    #[test]
+    fn module_overview() {
+        use crate::tpe::{Distribution, SearchSpace, TpeSampler};
+        let space = SearchSpace::new().categorical("instruction", 4).categorical("demos", 3);
+        let mut tpe = TpeSampler::new(space, 0);
+        for _ in 0..30 {
+            let params = tpe.ask();
+            // Instruction 2 with demo set 1 is the best combination.
+            let score = (params.index("instruction") == Some(2)) as u8 as f64 + (params.index("demos") == Some(1)) as u8 as f64;
+            tpe.tell(params, score).unwrap();
+        }
+        assert_eq!(tpe.best().unwrap().1, 2.0);
+        let _ = Distribution::Categorical { choices: 2 };
+    }
+
+    #[test]
+    fn search_space() {
+        use crate::tpe::SearchSpace;
+        let space = SearchSpace::new().categorical("0_predictor_instruction", 3).float("temperature", 0.0, 2.0);
+        assert_eq!(space.len(), 2);
+    }
+
+    #[test]
+    fn default_gamma() {
+        assert_eq!(crate::tpe::default_gamma(9), 1);
+        assert_eq!(crate::tpe::default_gamma(11), 2);
+        assert_eq!(crate::tpe::default_gamma(1000), 25);
+    }
+
+    #[test]
+    fn default_weights() {
+        let w = crate::tpe::default_weights(30);
+        assert_eq!(w.len(), 30);
+        assert!(w[0] < w[29]);
+        assert_eq!(crate::tpe::default_weights(3), vec![1.0; 3]);
     }
 }

@@ -12,11 +12,8 @@ use std::sync::Arc;
 
 use dspy_core::retrieve::FnEmbedder;
 use dspy_core::{Example, Module, Predict, Predictor};
-use dspy_optimizers::bootstrap::{CandidateKind, ScheduleRng, candidate_schedule};
 use dspy_optimizers::ensemble::majority_vote;
-use dspy_optimizers::{
-    BootstrapFewShot, BootstrapFewShotWithRandomSearch, Ensemble, KNNFewShot, LabeledFewShot, Optimizer, seeded_rng,
-};
+use dspy_optimizers::{BootstrapFewShot, BootstrapFewShotWithRandomSearch, Ensemble, KNNFewShot, LabeledFewShot, Optimizer};
 use sim::{CATEGORIES, ExactWithFeedback, SimLm, accuracy, dataset};
 
 fn student(lm: &Arc<SimLm>) -> Predict {
@@ -288,58 +285,6 @@ fn ensemble_rejects_empty_and_oversized() {
     // Size 0 means all, as in DSPy.
     let e = Ensemble::new().size(0).compile(vec![p.clone(), p]).unwrap();
     assert_eq!(e.next_selection(), [0, 1]);
-}
-
-#[test]
-fn candidate_schedule_follows_dspy_seeds() {
-    let s = candidate_schedule(5, 10, 4, 1, 16, true, ScheduleRng::PerCandidate(0));
-    let seeds: Vec<i64> = s.iter().map(|c| c.seed).collect();
-    assert_eq!(seeds, [-3, -2, -1, 0, 1, 2, 3, 4]);
-    assert_eq!(s[0].kind, CandidateKind::ZeroShot);
-    assert_eq!(s[1].kind, CandidateKind::LabeledOnly);
-    assert_eq!(s[2].kind, CandidateKind::Unshuffled);
-    assert!(s[..3].iter().all(|c| c.order.is_none()));
-    for c in &s[3..] {
-        let CandidateKind::Shuffled { num_bootstrapped } = c.kind else { panic!("{c:?}") };
-        assert!((1..=4).contains(&num_bootstrapped), "{c:?}");
-        let mut order = c.order.clone().unwrap();
-        order.sort();
-        assert_eq!(order, (0..10).collect::<Vec<_>>(), "a permutation of the trainset");
-    }
-    // The shuffles differ between candidates and not all draw the same count.
-    assert!(s[3..].windows(2).any(|w| w[0].order != w[1].order));
-    // Per-candidate generators (DSPy's `random.Random(seed)`): candidate `seed` is the same
-    // however many candidates are scheduled, and the same base seed gives the same schedule.
-    let longer = candidate_schedule(9, 10, 4, 1, 16, true, ScheduleRng::PerCandidate(0));
-    assert_eq!(&longer[..s.len()], &s[..]);
-    assert_eq!(candidate_schedule(5, 10, 4, 1, 16, true, ScheduleRng::PerCandidate(0)), s);
-    let other = candidate_schedule(5, 10, 4, 1, 16, true, ScheduleRng::PerCandidate(1));
-    assert_ne!(other[3..], s[3..]);
-}
-
-#[test]
-fn candidate_schedule_fall_throughs_and_shared_rng() {
-    // Without the non-bootstrapped candidates, seeds -3 and -2 become shuffled ones.
-    let s = candidate_schedule(2, 6, 3, 1, 16, false, ScheduleRng::PerCandidate(0));
-    let kinds: Vec<bool> = s.iter().map(|c| matches!(c.kind, CandidateKind::Shuffled { .. })).collect();
-    assert_eq!(kinds, [true, true, false, true, true]);
-    assert_eq!(s[2].kind, CandidateKind::Unshuffled);
-    // No labeled demos: seed -2 falls through, -3 stays zero-shot.
-    let s = candidate_schedule(0, 6, 3, 1, 0, true, ScheduleRng::PerCandidate(0));
-    assert_eq!(s[0].kind, CandidateKind::ZeroShot);
-    assert!(matches!(s[1].kind, CandidateKind::Shuffled { .. }));
-    assert_eq!(s[2].kind, CandidateKind::Unshuffled);
-    // min_num_samples above the maximum is clamped to it.
-    let s = candidate_schedule(3, 6, 2, 5, 4, true, ScheduleRng::PerCandidate(0));
-    assert!(s[3..].iter().all(|c| c.kind == CandidateKind::Shuffled { num_bootstrapped: 2 }));
-    // A shared generator (create_n_fewshot_demo_sets) is one stream: reproducible from its
-    // seed, and it advances, so a second schedule from the same generator differs.
-    let mut rng = seeded_rng(4);
-    let a = candidate_schedule(4, 12, 4, 1, 16, true, ScheduleRng::Shared(&mut rng));
-    let b = candidate_schedule(4, 12, 4, 1, 16, true, ScheduleRng::Shared(&mut rng));
-    let a_again = candidate_schedule(4, 12, 4, 1, 16, true, ScheduleRng::Shared(&mut seeded_rng(4)));
-    assert_eq!(a, a_again);
-    assert_ne!(a[3..], b[3..]);
 }
 
 #[test]

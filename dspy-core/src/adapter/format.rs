@@ -13,7 +13,7 @@ use crate::types::media_marker;
 ///
 /// Text stays as it is; a list given to a `str` field becomes a numbered list; other values are
 /// JSON (`json.dumps`) when they are lists or objects and Python's `str()` otherwise.
-pub fn format_field_value<'a>(field: &Field, value: &'a Value) -> Cow<'a, str> {
+pub(crate) fn format_field_value<'a>(field: &Field, value: &'a Value) -> Cow<'a, str> {
     if let (Value::Array(items), true) = (value, field.ty.is_str()) {
         return format_input_list(items).into();
     }
@@ -86,7 +86,7 @@ fn format_blob(blob: &str) -> String {
 
 /// `translate_field_type`: the placeholder for a field in the structure section, with a note on
 /// the type the LM must produce (`{answer}        # note: the value you produce must be True or False`).
-pub fn translate_field_type(field: &Field) -> String {
+pub(crate) fn translate_field_type(field: &Field) -> String {
     let desc = if field.kind == FieldKind::Input {
         String::new()
     } else {
@@ -118,7 +118,7 @@ fn type_note(field: &Field) -> String {
 }
 
 /// The schema with keys sorted and `type` first at every level, as DSPy shows it to the LM.
-pub fn type_first(value: &Value) -> Value {
+pub(crate) fn type_first(value: &Value) -> Value {
     match value {
         Value::Object(map) => {
             let mut keys: Vec<&String> = map.keys().collect();
@@ -135,7 +135,7 @@ pub fn type_first(value: &Value) -> Value {
 }
 
 /// `get_field_description_string`: "1. `question` (str): a trivia question", one line per field.
-pub fn field_description_list<'a>(fields: impl Iterator<Item = &'a Field>) -> String {
+pub(crate) fn field_description_list<'a>(fields: impl Iterator<Item = &'a Field>) -> String {
     let lines: Vec<String> = fields
         .enumerate()
         .map(|(i, f)| format!("{}. `{}` ({}): {}", i + 1, f.name, f.ty.name(), f.description()))
@@ -144,7 +144,7 @@ pub fn field_description_list<'a>(fields: impl Iterator<Item = &'a Field>) -> St
 }
 
 /// `format_field_description` of the chat family: both field lists.
-pub fn field_descriptions(sig: &Signature) -> String {
+pub(crate) fn field_descriptions(sig: &Signature) -> String {
     format!(
         "Your input fields are:\n{}\nYour output fields are:\n{}",
         field_description_list(sig.input_fields()),
@@ -153,7 +153,7 @@ pub fn field_descriptions(sig: &Signature) -> String {
 }
 
 /// `format_task_description` of the chat family: the dedented instructions, indented by 8.
-pub fn task_description(instructions: &str) -> String {
+pub(crate) fn task_description(instructions: &str) -> String {
     let dedented = pyfmt::dedent(instructions);
     let mut objective = String::new();
     for line in pyfmt::splitlines(&dedented) {
@@ -164,7 +164,7 @@ pub fn task_description(instructions: &str) -> String {
 }
 
 /// The note on a field's type in the closing request: empty for `str`.
-pub fn type_info(field: &Field) -> String {
+pub(crate) fn type_info(field: &Field) -> String {
     if field.ty.is_str() {
         String::new()
     } else {
@@ -173,7 +173,7 @@ pub fn type_info(field: &Field) -> String {
 }
 
 /// `[[ ## name ## ]]\nvalue` sections joined by blank lines, as `format_field_with_value` does.
-pub fn marker_sections<'a>(fields: impl Iterator<Item = (&'a str, impl AsRef<str>)>) -> String {
+pub(crate) fn marker_sections<'a>(fields: impl Iterator<Item = (&'a str, impl AsRef<str>)>) -> String {
     let mut joined = Joined::with_capacity(128);
     for (name, value) in fields {
         joined.section(name, value.as_ref());
@@ -182,7 +182,7 @@ pub fn marker_sections<'a>(fields: impl Iterator<Item = (&'a str, impl AsRef<str
 }
 
 /// Joins parts with blank lines and strips the result, the reference's `"\n\n".join(...).strip()`.
-pub fn join_strip(parts: &[&str]) -> String {
+pub(crate) fn join_strip(parts: &[&str]) -> String {
     let mut joined = Joined::with_capacity(parts.iter().map(|p| p.len() + 2).sum());
     for part in parts {
         joined.part(part);

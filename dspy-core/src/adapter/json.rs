@@ -35,7 +35,7 @@ impl JSONAdapter {
 /// The response schema for structured output, lowered to what strict mode accepts: every
 /// object lists all its properties as required and forbids others. `None` when an output is
 /// an open-ended mapping (strict mode cannot describe it), so the caller asks for JSON mode.
-pub fn structured_output_schema(sig: &Signature) -> Option<Value> {
+pub(crate) fn structured_output_schema(sig: &Signature) -> Option<Value> {
     let mut defs = Map::new();
     let mut properties = Map::new();
     for f in sig.output_fields() {

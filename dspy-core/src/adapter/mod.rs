@@ -3,7 +3,7 @@
 //! byte for byte.
 
 mod chat;
-pub mod format;
+pub(crate) mod format;
 mod stream;
 mod json;
 mod xml;
@@ -14,7 +14,7 @@ use std::sync::{Arc, RwLock};
 use serde_json::{Map, Value};
 
 pub use chat::ChatAdapter;
-pub use stream::{FieldMarkers, FieldStreamer};
+pub(crate) use stream::{FieldMarkers, FieldStreamer};
 pub use json::JSONAdapter;
 pub use xml::XMLAdapter;
 
@@ -114,7 +114,7 @@ pub(crate) fn user_message(content: String) -> Message {
 
 /// Formats, calls the LM, and parses every completion; on a parse failure retries once with the
 /// adapter's fallback (ChatAdapter → JSONAdapter). Returns the outputs and the tokens used.
-pub async fn run(
+pub(crate) async fn run(
     adapter: &dyn Adapter,
     lm: &dyn crate::lm::LanguageModel,
     sig: &Signature,
@@ -151,7 +151,7 @@ async fn run_once(
 
 /// The request for one call: the adapter's messages, the settings, and whatever the adapter
 /// asks for given the LM's capabilities (e.g. structured output).
-pub fn build_request(
+pub(crate) fn build_request(
     adapter: &dyn Adapter,
     lm: &dyn crate::lm::LanguageModel,
     sig: &Signature,
@@ -165,7 +165,7 @@ pub fn build_request(
 }
 
 /// Parses every completion of a response; an empty completion is a parse error.
-pub fn parse_response(
+pub(crate) fn parse_response(
     adapter: &dyn Adapter,
     sig: &Signature,
     response: &crate::lm::LmResponse,
@@ -186,7 +186,7 @@ pub fn parse_response(
 /// Formatted system messages by signature version: the system message changes only when the
 /// signature does (an optimizer rewrote it), so adapters format it once and reuse it.
 #[derive(Default)]
-pub struct SystemMessageCache {
+pub(crate) struct SystemMessageCache {
     entries: RwLock<Vec<(u64, u8, Arc<str>)>>,
 }
 
@@ -194,14 +194,14 @@ impl SystemMessageCache {
     const CAPACITY: usize = 64;
 
     /// The cached system message for this signature, or `make()`'s, remembered for next time.
-    pub fn get_or_insert_with(&self, sig: &Signature, make: impl FnOnce() -> String) -> String {
+    pub(crate) fn get_or_insert_with(&self, sig: &Signature, make: impl FnOnce() -> String) -> String {
         self.get_or_insert_slot(sig, 0, make).to_string()
     }
 
     /// Like [`SystemMessageCache::get_or_insert_with`] for another text that depends only on
     /// the signature (`slot` tells the texts apart, e.g. the closing output request). Shared,
     /// not copied: a text that is only read costs no allocation.
-    pub fn get_or_insert_slot(&self, sig: &Signature, slot: u8, make: impl FnOnce() -> String) -> Arc<str> {
+    pub(crate) fn get_or_insert_slot(&self, sig: &Signature, slot: u8, make: impl FnOnce() -> String) -> Arc<str> {
         let version = sig.version();
         let read = self.entries.read().unwrap_or_else(|p| p.into_inner());
         if let Some((_, _, text)) = read.iter().find(|(v, s, _)| *v == version && *s == slot) {

@@ -17,20 +17,8 @@ pub enum FieldMarkers {
 /// The chunks of a field concatenate to its text with surrounding whitespace trimmed (for a
 /// JSON string, its decoded content), which is what the parsed value holds for text fields.
 /// Text that might be the start of a marker is held back until it is known not to be.
-///
-/// ```
-/// use dspy_core::adapter::{FieldMarkers, FieldStreamer};
-/// let mut s = FieldStreamer::new(FieldMarkers::Chat, &["answer"]);
-/// let mut chunks = Vec::new();
-/// for delta in ["[[ ## ans", "wer ## ]]\nPar", "is\n\n[[ ## compl", "eted ## ]]"] {
-///     chunks.extend(s.push(delta));
-/// }
-/// chunks.extend(s.finish());
-/// let text: String = chunks.iter().map(|(_, t)| t.as_str()).collect();
-/// assert_eq!(text, "Paris");
-/// ```
 #[derive(Debug)]
-pub struct FieldStreamer {
+pub(crate) struct FieldStreamer {
     markers: FieldMarkers,
     fields: Vec<String>,
     buffer: String,
@@ -54,7 +42,7 @@ type Chunks = Vec<(String, String)>;
 
 impl FieldStreamer {
     /// A streamer for these output fields in this format.
-    pub fn new(markers: FieldMarkers, fields: &[&str]) -> Self {
+    pub(crate) fn new(markers: FieldMarkers, fields: &[&str]) -> Self {
         FieldStreamer {
             markers,
             fields: fields.iter().map(|f| f.to_string()).collect(),
@@ -65,7 +53,7 @@ impl FieldStreamer {
     }
 
     /// Feeds more text; returns the chunks it completes.
-    pub fn push(&mut self, delta: &str) -> Chunks {
+    pub(crate) fn push(&mut self, delta: &str) -> Chunks {
         self.buffer.push_str(delta);
         let mut out = Vec::new();
         self.advance(false, &mut out);
@@ -73,7 +61,7 @@ impl FieldStreamer {
     }
 
     /// Flushes what was held back at the end of the stream.
-    pub fn finish(&mut self) -> Chunks {
+    pub(crate) fn finish(&mut self) -> Chunks {
         let mut out = Vec::new();
         self.advance(true, &mut out);
         out
@@ -354,5 +342,23 @@ mod tests {
         let mut s = FieldStreamer::new(FieldMarkers::Chat, &["answer"]);
         assert!(s.push("[[ ## answer ## ]]\nHel").iter().any(|(_, t)| t == "Hel"));
         assert_eq!(s.push("lo wor"), vec![("answer".to_string(), "lo wor".to_string())]);
+    }
+}
+
+#[cfg(test)]
+mod examples {
+    //! The examples of this file's crate-internal items (they were doc examples).
+
+    #[test]
+    fn field_streamer() {
+        use crate::adapter::{FieldMarkers, FieldStreamer};
+        let mut s = FieldStreamer::new(FieldMarkers::Chat, &["answer"]);
+        let mut chunks = Vec::new();
+        for delta in ["[[ ## ans", "wer ## ]]\nPar", "is\n\n[[ ## compl", "eted ## ]]"] {
+            chunks.extend(s.push(delta));
+        }
+        chunks.extend(s.finish());
+        let text: String = chunks.iter().map(|(_, t)| t.as_str()).collect();
+        assert_eq!(text, "Paris");
     }
 }

@@ -12,8 +12,8 @@ mod predict;
 mod program_of_thought;
 mod react;
 pub mod sandbox;
-mod tool;
-mod program;
+pub(crate) mod tool;
+pub(crate) mod program;
 mod refine;
 mod rewrite;
 mod state;
@@ -31,14 +31,12 @@ pub use multi_chain_comparison::{MultiChainComparison, Rationalized};
 pub use program_of_thought::{ProgramOfThought, parse_code};
 pub use react::{Acted, ReAct, ToolCalling};
 pub use sandbox::{Capability, DEFAULT_ALLOWED_MODULES, Execution, PythonSandbox, SandboxConfig, SandboxError};
-pub use tool::{Json, Tool, ToolError, ToolFuture, ToolOutput, arg_schema, optional_arg_schema, take_arg};
+pub use tool::{Json, Tool, ToolError, ToolFuture, ToolOutput, arg_schema, optional_arg_schema};
 
 pub use assertions::{Assert, AssertionError, Backtracking, ConstraintKind, Suggest, assert, suggest};
 pub use best_of_n::{BestOfN, RewardFn};
 pub use parallel::{DEFAULT_MAX_ERRORS, Parallel};
 pub(crate) use parallel::run_bounded;
-#[doc(hidden)]
-pub use program::__input;
 pub use program::{ContainsPredictors, ForwardOutput, IntoPrediction, ModuleFields};
 pub use refine::{Refine, inspect_modules, offer_feedback_signature};
 pub use state::{DSPY_FORMAT_VERSION, ModuleExt, StateMismatch};

@@ -12,15 +12,7 @@ use crate::pyfmt;
 const MAX_DEPTH: usize = 64;
 
 /// Validates `value` against `schema`, applying lax coercions; the error says what and where.
-///
-/// ```
-/// use dspy_core::parse::coerce;
-/// use serde_json::json;
-/// let schema = json!({"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]});
-/// assert_eq!(coerce(json!({"n": "3", "extra": 1}), &schema).unwrap(), json!({"n": 3}));
-/// assert!(coerce(json!({"n": "three"}), &schema).unwrap_err().contains("n"));
-/// ```
-pub fn coerce(value: Value, schema: &Value) -> Result<Value, String> {
+pub(crate) fn coerce(value: Value, schema: &Value) -> Result<Value, String> {
     let ctx = Ctx { root: schema };
     ctx.coerce(&value, schema, true, 0).map_err(|e| e.render())
 }
@@ -519,5 +511,19 @@ mod tests {
     fn self_referential_schemas_terminate() {
         let schema = json!({"$defs": {"N": {"$ref": "#/$defs/N"}}, "$ref": "#/$defs/N"});
         assert!(coerce(json!(1), &schema).is_err());
+    }
+}
+
+#[cfg(test)]
+mod examples {
+    //! The examples of this file's crate-internal items (they were doc examples).
+
+    #[test]
+    fn coerce() {
+        use crate::parse::coerce;
+        use serde_json::json;
+        let schema = json!({"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]});
+        assert_eq!(coerce(json!({"n": "3", "extra": 1}), &schema).unwrap(), json!({"n": 3}));
+        assert!(coerce(json!({"n": "three"}), &schema).unwrap_err().contains("n"));
     }
 }

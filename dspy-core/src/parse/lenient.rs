@@ -10,39 +10,10 @@ use serde_json::Value;
 
 /// Reads `text` as the reference reads an LM value: `None` means "not JSON or a Python literal"
 /// (the reference then keeps the text as it is) or a value JSON cannot hold (`inf`, `1j`).
-///
-/// ```
-/// use dspy_core::parse::lenient::loads;
-/// use serde_json::json;
-/// assert_eq!(loads("```json\n[\"a\", \"b\",]\n```"), Some(json!(["a", "b"])));
-/// assert_eq!(loads("{label: 'refuted', ok: True}"), Some(json!({"label": "refuted", "ok": true})));
-/// assert_eq!(loads("Here is the JSON: {\"answer\": 7} hope it helps"), Some(json!({"answer": 7})));
-/// assert_eq!(loads("{\"answer\": \"Shakes"), Some(json!({"answer": "Shakes"})));
-/// assert_eq!(loads("(1, 'a')"), Some(json!([1, "a"])));
-/// assert_eq!(loads("0x1A"), Some(json!(26)));
-/// assert_eq!(loads("the answer is 7"), None);
-/// ```
-pub fn loads(text: &str) -> Option<Value> {
+pub(crate) fn loads(text: &str) -> Option<Value> {
     match super::read_text(text).ok()? {
         super::py::Py::Str(s) if s == text => None,
         value => value.to_json().ok(),
-    }
-}
-
-/// Strips a markdown code fence (```` ```json ... ``` ````) around the text, if any.
-pub fn strip_fences(text: &str) -> &str {
-    let Some(open) = text.find("```") else { return text };
-    let after = &text[open + 3..];
-    // Skip the language tag on the opening line.
-    let body_start = after.find('\n').map(|i| i + 1).unwrap_or(0);
-    let lang = after[..body_start].trim();
-    if !lang.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
-        return text;
-    }
-    let body = &after[body_start..];
-    match body.find("```") {
-        Some(close) => body[..close].trim(),
-        None => body.trim(),
     }
 }
 
@@ -86,5 +57,23 @@ mod tests {
         let _ = loads(&deep);
         let deep = "(".repeat(100_000);
         let _ = loads(&deep);
+    }
+}
+
+#[cfg(test)]
+mod examples {
+    //! The examples of this file's crate-internal items (they were doc examples).
+
+    #[test]
+    fn loads() {
+        use crate::parse::lenient::loads;
+        use serde_json::json;
+        assert_eq!(loads("```json\n[\"a\", \"b\",]\n```"), Some(json!(["a", "b"])));
+        assert_eq!(loads("{label: 'refuted', ok: True}"), Some(json!({"label": "refuted", "ok": true})));
+        assert_eq!(loads("Here is the JSON: {\"answer\": 7} hope it helps"), Some(json!({"answer": 7})));
+        assert_eq!(loads("{\"answer\": \"Shakes"), Some(json!({"answer": "Shakes"})));
+        assert_eq!(loads("(1, 'a')"), Some(json!([1, "a"])));
+        assert_eq!(loads("0x1A"), Some(json!(26)));
+        assert_eq!(loads("the answer is 7"), None);
     }
 }

@@ -2,13 +2,16 @@
 //! type, with the reference DSPy's `parse_value` semantics, lenient where that is safe.
 
 mod coerce;
-pub mod lenient;
+// The adapters parse through `parse_text`; `lenient::loads` reads a whole value the way the
+// reference's tests do, to check this port against the reference's cases.
+#[cfg(test)]
+mod lenient;
 mod literal;
 pub(crate) mod py;
 mod pyjson;
 mod repair;
 
-pub use coerce::coerce;
+pub(crate) use coerce::coerce;
 
 use serde_json::Value;
 
@@ -17,16 +20,7 @@ use crate::signature::{Field, FieldType};
 use py::Py;
 
 /// Parses one output field's raw text, as the chat and XML adapters see it.
-///
-/// ```
-/// use dspy_core::{Field, FieldType, parse::parse_text};
-/// use serde_json::json;
-/// let n = Field::output("n", FieldType::Int);
-/// assert_eq!(parse_text(" 3 ", &n).unwrap(), json!(3));
-/// assert_eq!(parse_text("0x1A", &n).unwrap(), json!(26));
-/// assert!(parse_text("three", &n).is_err());
-/// ```
-pub fn parse_text(text: &str, field: &Field) -> Result<Value, String> {
+pub(crate) fn parse_text(text: &str, field: &Field) -> Result<Value, String> {
     if field.ty.is_str() {
         return Ok(Value::String(text.to_string())); // text fields are the text itself
     }
@@ -35,7 +29,7 @@ pub fn parse_text(text: &str, field: &Field) -> Result<Value, String> {
 
 /// Parses one output field's value (a JSON value, or text that may hold one) into its type.
 /// The result always satisfies the field's schema; otherwise the error says why.
-pub fn parse_value(value: Value, field: &Field) -> Result<Value, String> {
+pub(crate) fn parse_value(value: Value, field: &Field) -> Result<Value, String> {
     parse_py(Py::from_json(&value), field)
 }
 
@@ -116,7 +110,7 @@ fn enum_member(value: Py, members: &[Value], schema: &Value) -> Result<Value, St
 }
 
 /// Fills output fields missing from a parse with their fallback: `None` for optional types.
-pub fn apply_output_defaults(fields: &mut serde_json::Map<String, Value>, sig: &crate::Signature) {
+pub(crate) fn apply_output_defaults(fields: &mut serde_json::Map<String, Value>, sig: &crate::Signature) {
     for f in sig.output_fields() {
         if f.ty.allows_none() && !fields.contains_key(&f.name) {
             fields.insert(f.name.clone(), Value::Null);
@@ -159,5 +153,20 @@ mod tests {
         assert!(parse_text("a", &f).is_err());
         let d = field("dict[str, int]");
         assert_eq!(parse_text("{'x': '2'}", &d).unwrap(), json!({"x": 2}));
+    }
+}
+
+#[cfg(test)]
+mod examples {
+    //! The examples of this file's crate-internal items (they were doc examples).
+
+    #[test]
+    fn parse_text() {
+        use crate::{Field, FieldType, parse::parse_text};
+        use serde_json::json;
+        let n = Field::output("n", FieldType::Int);
+        assert_eq!(parse_text(" 3 ", &n).unwrap(), json!(3));
+        assert_eq!(parse_text("0x1A", &n).unwrap(), json!(26));
+        assert!(parse_text("three", &n).is_err());
     }
 }

@@ -6,7 +6,8 @@
 //! on top ([`TypedSignature`]).
 
 mod field_type;
-pub mod syntax;
+#[allow(unreachable_pub)] // the grammar's own API, used by `Signature::parse` only
+mod syntax;
 mod typed;
 
 use serde::{Deserialize, Serialize};

@@ -353,7 +353,7 @@ pub(crate) struct WireFormat {
 
 impl WireFormat {
     /// The JSON body of a request.
-    pub fn body(&self, model_id: &str, request: &LmRequest, dialect: &Dialect, stream: bool) -> Result<Value, LmError> {
+    pub(crate) fn body(&self, model_id: &str, request: &LmRequest, dialect: &Dialect, stream: bool) -> Result<Value, LmError> {
         let mut body = match self.wire {
             Wire::OpenAi => openai::body(model_id, self.model_type, request, dialect, stream)?,
             Wire::Anthropic => anthropic::body(model_id, request, dialect, stream)?,
@@ -364,7 +364,7 @@ impl WireFormat {
     }
 
     /// A complete (non-streamed) response body.
-    pub fn parse(&self, body: &[u8]) -> Result<LmResponse, LmError> {
+    pub(crate) fn parse(&self, body: &[u8]) -> Result<LmResponse, LmError> {
         let value: Value = serde_json::from_slice(body).map_err(|e| LmError::MalformedResponse {
             message: format!("response body is not valid JSON ({e}): {}", crate::error::snippet(&String::from_utf8_lossy(body))),
         })?;
@@ -379,7 +379,7 @@ impl WireFormat {
     }
 
     /// A decoder for a streamed response.
-    pub fn decoder(&self) -> Box<dyn StreamDecoder> {
+    pub(crate) fn decoder(&self) -> Box<dyn StreamDecoder> {
         match self.wire {
             Wire::OpenAi => Box::new(openai::Decoder::new(self.model_type)),
             Wire::Anthropic => Box::new(anthropic::Decoder::default()),
@@ -388,7 +388,7 @@ impl WireFormat {
     }
 
     /// How streams are framed.
-    pub fn framing(&self) -> Framing {
+    pub(crate) fn framing(&self) -> Framing {
         match self.wire {
             Wire::OpenAi | Wire::Anthropic => Framing::Sse,
             Wire::Ollama => Framing::Ndjson,
@@ -445,7 +445,7 @@ pub(crate) struct ToolCallBuilder {
 }
 
 impl OutputBuilder {
-    pub fn build(self) -> LmOutput {
+    pub(crate) fn build(self) -> LmOutput {
         LmOutput {
             text: self.text,
             tool_calls: self.tool_calls.into_iter().map(ToolCallBuilder::build).collect(),
@@ -456,7 +456,7 @@ impl OutputBuilder {
 }
 
 impl ToolCallBuilder {
-    pub fn build(self) -> ToolCall {
+    pub(crate) fn build(self) -> ToolCall {
         let args = match self.parsed {
             Some(v) => v,
             None if self.arguments.trim().is_empty() => Value::Object(Map::new()),
