@@ -27,7 +27,7 @@ extern crate self as dspy;
 // The surface, listed on purpose: the documented modules and the items most programs name.
 // `dspy_core`'s internals (parsing, Python formatting, the signature grammar) are not here.
 pub use dspy_core::{
-    adapter, error, evaluate, example, lm, module, prediction, retrieve, settings, signature, telemetry, trace, types, usage,
+    adapter, data, error, evaluate, example, lm, module, prediction, retrieve, settings, signature, telemetry, trace, types, usage,
 };
 pub use dspy_core::{Adapter, ChatAdapter, JSONAdapter, XMLAdapter};
 pub use dspy_core::{Error, ParseError, Result, SignatureError};
