@@ -41,7 +41,7 @@ fn derived_signature_equals_hand_built() {
         ],
     )
     .unwrap();
-    assert_eq!(BasicQA::signature(), want);
+    assert_eq!(*BasicQA::signature(), want);
     assert_eq!(BasicQA::signature().name(), "BasicQA");
     let answer = BasicQA::signature().field("answer").unwrap().clone();
     assert_eq!(answer.prefix, "Answer:");
@@ -280,14 +280,14 @@ async fn expression_form_converts_tuples_of_inputs() {
 /// The expression form's signature equals `Signature::parse` for every supported type.
 #[test]
 fn string_signatures_equal_the_runtime_parser() {
-    fn sig_of<S: TypedSignature>(_: S) -> Signature {
+    fn sig_of<S: TypedSignature>(_: S) -> &'static Signature {
         S::signature()
     }
     macro_rules! check {
         ($($s:literal),* $(,)?) => {$(
             let compiled = sig_of(signature!($s));
             let parsed = Signature::parse($s).unwrap();
-            assert_eq!(compiled, parsed, "{}", $s);
+            assert_eq!(*compiled, parsed, "{}", $s);
         )*};
     }
     check!(
@@ -309,7 +309,7 @@ fn string_signatures_equal_the_runtime_parser() {
 
 #[test]
 fn literal_fields_keep_their_literal_type() {
-    fn sig_of<S: TypedSignature>(_: S) -> Signature {
+    fn sig_of<S: TypedSignature>(_: S) -> &'static Signature {
         S::signature()
     }
     let sig = sig_of(signature!("text -> sentiment: Literal['positive', 'negative'], stars: Literal[1, 2, 3]"));
