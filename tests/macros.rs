@@ -88,7 +88,7 @@ fn derived_types_match_the_string_grammar() {
     let derived = AllTypes::signature();
     assert_eq!(derived.name(), "AllTypes");
     // No doc comment: DSPy's default instructions, as for a string signature.
-    same_fields(&derived, &parsed);
+    same_fields(derived, &parsed);
     assert_eq!(derived.field("maybe").unwrap().ty.name(), "Union[list[int], NoneType]");
 }
 
@@ -381,7 +381,7 @@ fn item_form_defines_named_types() {
     assert_eq!(Rank::signature().instructions(), "Rank the candidates.");
 
     // No doc comment: the default instructions, as `Signature::parse`.
-    same_fields(&Undocumented::signature(), &Signature::parse("a: int, b: int -> sum: int").unwrap());
+    same_fields(Undocumented::signature(), &Signature::parse("a: int, b: int -> sum: int").unwrap());
     let input = UndocumentedInput::from((1, 2));
     assert_eq!((input.a, input.b), (1, 2));
 }

@@ -108,6 +108,13 @@ use syn::{DeriveInput, parse_macro_input};
 /// function pointers, trait objects, `impl Trait`, `char`, 128-bit integers and maps with
 /// non-`String` keys are compile errors, as are generic structs, enums, unions, tuple and unit
 /// structs.
+///
+/// # Errors
+///
+/// Mistakes are compile errors at their span. Beside them the macro still defines `NameInput`,
+/// `NameOutput` (with the fields it could read) and the impls, with `unimplemented!()` bodies,
+/// so that code using them adds no errors of its own: one mistake, one error. `signature!`,
+/// `#[module]` and `#[tool]` do the same with what they generate.
 #[proc_macro_derive(Signature, attributes(input, output, signature))]
 pub fn derive_signature(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
