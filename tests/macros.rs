@@ -41,7 +41,7 @@ fn derived_signature_equals_hand_built() {
         ],
     )
     .unwrap();
-    assert_eq!(BasicQA::signature(), want);
+    assert_eq!(*BasicQA::signature(), want);
     assert_eq!(BasicQA::signature().name(), "BasicQA");
     let answer = BasicQA::signature().field("answer").unwrap().clone();
     assert_eq!(answer.prefix, "Answer:");
@@ -88,7 +88,7 @@ fn derived_types_match_the_string_grammar() {
     let derived = AllTypes::signature();
     assert_eq!(derived.name(), "AllTypes");
     // No doc comment: DSPy's default instructions, as for a string signature.
-    same_fields(&derived, &parsed);
+    same_fields(derived, &parsed);
     assert_eq!(derived.field("maybe").unwrap().ty.name(), "Union[list[int], NoneType]");
 }
 
@@ -280,14 +280,14 @@ async fn expression_form_converts_tuples_of_inputs() {
 /// The expression form's signature equals `Signature::parse` for every supported type.
 #[test]
 fn string_signatures_equal_the_runtime_parser() {
-    fn sig_of<S: TypedSignature>(_: S) -> Signature {
+    fn sig_of<S: TypedSignature>(_: S) -> &'static Signature {
         S::signature()
     }
     macro_rules! check {
         ($($s:literal),* $(,)?) => {$(
             let compiled = sig_of(signature!($s));
             let parsed = Signature::parse($s).unwrap();
-            assert_eq!(compiled, parsed, "{}", $s);
+            assert_eq!(*compiled, parsed, "{}", $s);
         )*};
     }
     check!(
@@ -309,7 +309,7 @@ fn string_signatures_equal_the_runtime_parser() {
 
 #[test]
 fn literal_fields_keep_their_literal_type() {
-    fn sig_of<S: TypedSignature>(_: S) -> Signature {
+    fn sig_of<S: TypedSignature>(_: S) -> &'static Signature {
         S::signature()
     }
     let sig = sig_of(signature!("text -> sentiment: Literal['positive', 'negative'], stars: Literal[1, 2, 3]"));
@@ -381,7 +381,7 @@ fn item_form_defines_named_types() {
     assert_eq!(Rank::signature().instructions(), "Rank the candidates.");
 
     // No doc comment: the default instructions, as `Signature::parse`.
-    same_fields(&Undocumented::signature(), &Signature::parse("a: int, b: int -> sum: int").unwrap());
+    same_fields(Undocumented::signature(), &Signature::parse("a: int, b: int -> sum: int").unwrap());
     let input = UndocumentedInput::from((1, 2));
     assert_eq!((input.a, input.b), (1, 2));
 }

@@ -21,19 +21,8 @@ pub struct DeriveReceiver {
     pub attrs: Vec<Attribute>,
     pub data: Data<Ignored, FieldReceiver>,
     /// `#[signature(crate = "path")]`
-    #[darling(rename = "crate", default, with = crate_path)]
+    #[darling(rename = "crate", default, with = attr::crate_path)]
     pub krate: Option<Path>,
-}
-
-/// `crate = "path"`: where the `dspy` crate is.
-fn crate_path(meta: &Meta) -> darling::Result<Option<Path>> {
-    let message = "`crate` takes the path of the `dspy` crate as a string: `crate = \"::dspy\"`";
-    match meta {
-        Meta::NameValue(syn::MetaNameValue { value: Expr::Lit(syn::ExprLit { lit: Lit::Str(s), .. }), .. }) => {
-            s.parse::<Path>().map(Some).map_err(|_| darling::Error::custom(message).with_span(s))
-        }
-        other => Err(darling::Error::custom(message).with_span(other)),
-    }
 }
 
 /// One field of the derive input.

@@ -1,8 +1,12 @@
-//! Field attributes of `#[derive(Signature)]`: `#[input(...)]` and `#[output(...)]`.
+//! Attribute arguments, all read with darling: the field attributes of `#[derive(Signature)]`
+//! (`#[input(...)]`, `#[output(...)]`), the options of `signature!` items, `#[module(...)]`,
+//! `#[tool(...)]` and `#[arg(...)]`, and the value parsers they share.
 
 use darling::FromMeta;
 use darling::ast::NestedMeta;
-use syn::{Attribute, Ident, LitStr, Meta};
+use darling::util::Flag;
+use proc_macro2::TokenStream;
+use syn::{Attribute, Expr, Ident, Lit, LitStr, Meta, Path};
 
 use crate::ast::{FieldReceiver, Kind};
 
@@ -20,6 +24,10 @@ impl Errors {
 
     pub fn handle<T>(&mut self, result: syn::Result<T>) -> Option<T> {
         result.map_err(|e| self.push(e)).ok()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_none()
     }
 
     pub fn finish(self) -> syn::Result<()> {
@@ -42,7 +50,7 @@ pub struct FieldArgs {
 }
 
 /// `key = "string"`, with a clearer error than darling's "Unexpected literal type".
-fn string_literal(meta: &Meta) -> darling::Result<Option<LitStr>> {
+pub fn string_literal(meta: &Meta) -> darling::Result<Option<LitStr>> {
     let key = meta.path().get_ident().map(ToString::to_string).unwrap_or_default();
     let expected = || format!("`{key}` takes a string literal: `{key} = \"...\"`");
     match meta {
@@ -51,6 +59,77 @@ fn string_literal(meta: &Meta) -> darling::Result<Option<LitStr>> {
             other => Err(darling::Error::custom(expected()).with_span(other)),
         },
         other => Err(darling::Error::custom(expected()).with_span(other)),
+    }
+}
+
+/// `crate = "path"`: where the `dspy` crate is.
+pub fn crate_path(meta: &Meta) -> darling::Result<Option<Path>> {
+    let message = "`crate` takes the path of the `dspy` crate as a string: `crate = \"::dspy\"`";
+    match meta {
+        Meta::NameValue(syn::MetaNameValue { value: Expr::Lit(syn::ExprLit { lit: Lit::Str(s), .. }), .. }) => {
+            s.parse::<Path>().map(Some).map_err(|_| darling::Error::custom(message).with_span(s))
+        }
+        other => Err(darling::Error::custom(message).with_span(other)),
+    }
+}
+
+/// The path of the `dspy` crate, `::dspy` unless given.
+pub fn krate_or_default(krate: Option<Path>) -> Path {
+    krate.unwrap_or_else(|| syn::parse_quote!(::dspy))
+}
+
+/// `#[signature(crate = "path")]` on a `signature!` item.
+#[derive(Default, FromMeta)]
+pub struct ItemArgs {
+    #[darling(rename = "crate", default, with = crate_path)]
+    pub krate: Option<Path>,
+}
+
+/// `#[module(crate = "path", no_clone)]`.
+#[derive(Default, FromMeta)]
+pub struct ModuleArgs {
+    #[darling(rename = "crate", default, with = crate_path)]
+    pub krate: Option<Path>,
+    /// Do not derive `Clone`.
+    pub no_clone: Flag,
+}
+
+/// `#[tool(name = "...", desc = "...", crate = "path")]`.
+#[derive(Default, FromMeta)]
+pub struct ToolArgs {
+    /// The tool's name (default: the function's).
+    #[darling(default, with = string_literal)]
+    pub name: Option<LitStr>,
+    /// The description (default: the doc comment).
+    #[darling(default, with = string_literal)]
+    pub desc: Option<LitStr>,
+    #[darling(rename = "crate", default, with = crate_path)]
+    pub krate: Option<Path>,
+}
+
+/// `#[arg(desc = "...")]` on a tool parameter.
+#[derive(Default, FromMeta)]
+pub struct ArgArgs {
+    /// The parameter's `description` in its schema.
+    #[darling(default, with = string_literal)]
+    pub desc: Option<LitStr>,
+}
+
+/// The arguments of an attribute macro (`#[module(...)]`, `#[tool(...)]`).
+pub fn macro_args<T: FromMeta>(args: TokenStream) -> syn::Result<T> {
+    let items = NestedMeta::parse_meta_list(args)?;
+    Ok(T::from_list(&items)?)
+}
+
+/// The arguments of a helper attribute, `#[name(...)]`; a bare `#[name]` is the defaults.
+pub fn attr_args<T: FromMeta + Default>(attr: &Attribute) -> syn::Result<T> {
+    match &attr.meta {
+        Meta::Path(_) => Ok(T::default()),
+        Meta::List(list) => macro_args(list.tokens.clone()),
+        Meta::NameValue(nv) => {
+            let name = attr.path().get_ident().map(ToString::to_string).unwrap_or_default();
+            Err(syn::Error::new_spanned(nv, format!("expected `#[{name}(...)]`")))
+        }
     }
 }
 
@@ -117,11 +196,6 @@ pub fn field_attrs(field: &FieldReceiver, ident: &Ident) -> syn::Result<FieldAtt
 
 fn parse_args(attr: &Attribute) -> syn::Result<FieldArgs> {
     match &attr.meta {
-        Meta::Path(_) => Ok(FieldArgs::default()),
-        Meta::List(list) => {
-            let items = NestedMeta::parse_meta_list(list.tokens.clone())?;
-            Ok(FieldArgs::from_list(&items)?)
-        }
         Meta::NameValue(nv) => {
             let name = attr.path().get_ident().map(ToString::to_string).unwrap_or_default();
             Err(syn::Error::new_spanned(
@@ -129,6 +203,7 @@ fn parse_args(attr: &Attribute) -> syn::Result<FieldArgs> {
                 format!("expected `#[{name}]` or `#[{name}(desc = \"...\", prefix = \"...\", rename = \"...\")]`"),
             ))
         }
+        _ => attr_args(attr),
     }
 }
 

@@ -6,10 +6,14 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::DeriveInput;
 
 use crate::ast::{DeriveReceiver, Kind, Model, ModelField};
-use crate::valid;
+use crate::{fallback, valid};
 
-/// `#[derive(Signature)]`.
-pub fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
+/// `#[derive(Signature)]`: the expansion, or the errors and the fallback's stand-ins.
+pub fn derive(input: &DeriveInput) -> TokenStream {
+    try_derive(input).unwrap_or_else(|error| fallback::derive(input, error))
+}
+
+fn try_derive(input: &DeriveInput) -> syn::Result<TokenStream> {
     valid::derive_shape(input)?;
     let receiver = DeriveReceiver::from_derive_input(input)?;
     let model = Model::from_derive(receiver)?;
@@ -79,16 +83,17 @@ pub fn typed_signature(model: &Model) -> TokenStream {
             #(#output_fields,)*
         }
 
+        #[automatically_derived]
         impl #krate::TypedSignature for #ident {
             type Input = #input_ident;
             type Output = #output_ident;
 
-            fn signature() -> #krate::Signature {
+            fn signature() -> &'static #krate::Signature {
                 static SIGNATURE: ::std::sync::OnceLock<#krate::Signature> = ::std::sync::OnceLock::new();
-                ::core::clone::Clone::clone(SIGNATURE.get_or_init(|| {
+                SIGNATURE.get_or_init(|| {
                     #krate::Signature::from_fields(#name, #instructions, [#(#fields),*])
                         .unwrap_or_else(|e| ::core::panic!("invalid signature `{}`: {}", #name, e))
-                }))
+                })
             }
         }
     }
@@ -109,6 +114,7 @@ fn example_from_struct(model: &Model) -> TokenStream {
     });
     let doc = format!("A labelled example from [`{ident}`]: every field, the inputs marked as inputs.");
     quote! {
+        #[automatically_derived]
         impl ::core::convert::From<#ident> for #krate::Example {
             #[doc = #doc]
             fn from(value: #ident) -> Self {
@@ -130,6 +136,7 @@ pub fn input_conversions(model: &Model, single_string: bool) -> TokenStream {
     let types = inputs.iter().map(|f| &f.ty);
     let tuple = quote!((#(#params,)*));
     let mut out = quote! {
+        #[automatically_derived]
         impl<#(#params: ::core::convert::Into<#types>),*> ::core::convert::From<#tuple> for #input_ident {
             fn from((#(#values,)*): #tuple) -> Self {
                 #input_ident { #(#idents: ::core::convert::Into::into(#values)),* }
@@ -139,11 +146,13 @@ pub fn input_conversions(model: &Model, single_string: bool) -> TokenStream {
     if single_string {
         let field = &inputs[0].ident;
         out.extend(quote! {
+            #[automatically_derived]
             impl ::core::convert::From<&str> for #input_ident {
                 fn from(value: &str) -> Self {
                     #input_ident { #field: ::std::string::String::from(value) }
                 }
             }
+            #[automatically_derived]
             impl ::core::convert::From<::std::string::String> for #input_ident {
                 fn from(value: ::std::string::String) -> Self {
                     #input_ident { #field: value }

@@ -2,9 +2,9 @@
 //!
 //! Use them through the `dspy` crate (`use dspy::prelude::*;`); the generated code names the
 //! runtime as `::dspy`. This crate only dispatches: the parsed model is in `ast`, attribute
-//! parsing in `attr`, Rust type mapping in `types`, checks in `valid`, code generation in
-//! `expand`, and the string grammar of [`signature!`] in `sig_str` (which compiles the
-//! runtime's own parser, so a string accepted at compile time is accepted at run time).
+//! parsing (darling) in `attr`, Rust type mapping in `types`, checks in `valid`, code generation
+//! in `expand`, the stand-ins emitted beside errors in `fallback`, and the string form [`signature!`] in `sig_str` (whose grammar and type names are the
+//! runtime's, from `dspy-syntax`, so a string accepted at compile time is accepted at run time).
 //!
 //! The examples below need the `dspy` crate, which this crate cannot depend on; they are
 //! compiled and run as tests in the `dspy` crate (`tests/macros.rs`, `doc_example_*`).
@@ -12,12 +12,10 @@
 mod ast;
 mod attr;
 mod expand;
+mod fallback;
 mod module;
 mod sig_str;
 mod tool;
-#[allow(dead_code)]
-#[path = "../../dspy-core/src/signature/syntax.rs"]
-mod syntax;
 mod types;
 mod valid;
 
@@ -69,7 +67,7 @@ use syn::{DeriveInput, parse_macro_input};
 ///
 /// * `NameInput`: the `#[input]` fields as `pub` fields (`Debug`, `Clone`, `Serialize`);
 /// * `NameOutput`: the `#[output]` fields as `pub` fields (`Debug`, `Clone`, `Deserialize`);
-/// * `impl TypedSignature for Name`, whose `signature()` is built once and then cloned;
+/// * `impl TypedSignature for Name`, whose `signature()` is built once, on first use, into a `static`;
 /// * `impl From<Name> for Example`: every field serialised to JSON, the inputs marked with
 ///   `with_inputs`, so the struct doubles as a typed demo. Field types must therefore implement
 ///   `Serialize` (and `Deserialize` for outputs, `Debug` and `Clone` for both).
@@ -110,10 +108,17 @@ use syn::{DeriveInput, parse_macro_input};
 /// function pointers, trait objects, `impl Trait`, `char`, 128-bit integers and maps with
 /// non-`String` keys are compile errors, as are generic structs, enums, unions, tuple and unit
 /// structs.
+///
+/// # Errors
+///
+/// Mistakes are compile errors at their span. Beside them the macro still defines `NameInput`,
+/// `NameOutput` (with the fields it could read) and the impls, with `unimplemented!()` bodies,
+/// so that code using them adds no errors of its own: one mistake, one error. `signature!`,
+/// `#[module]` and `#[tool]` do the same with what they generate.
 #[proc_macro_derive(Signature, attributes(input, output, signature))]
 pub fn derive_signature(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
-    expand::derive(&input).unwrap_or_else(syn::Error::into_compile_error).into()
+    expand::derive(&input).into()
 }
 
 /// A typed signature from DSPy's string syntax, checked at compile time.
@@ -234,7 +239,7 @@ pub fn signature(input: TokenStream) -> TokenStream {
 /// `#[module(crate = "path")]` names the `dspy` crate when it is re-exported elsewhere.
 #[proc_macro_attribute]
 pub fn module(args: TokenStream, input: TokenStream) -> TokenStream {
-    module::expand(args.into(), input.into()).unwrap_or_else(syn::Error::into_compile_error).into()
+    module::expand(args.into(), input.into()).into()
 }
 
 /// Makes a plain function (async or not) usable as an agent tool: keeps the function and adds
@@ -272,5 +277,5 @@ pub fn module(args: TokenStream, input: TokenStream) -> TokenStream {
 /// Methods (`self`), generic functions and borrowed parameters are compile errors.
 #[proc_macro_attribute]
 pub fn tool(args: TokenStream, input: TokenStream) -> TokenStream {
-    tool::expand(args.into(), input.into()).unwrap_or_else(syn::Error::into_compile_error).into()
+    tool::expand(args.into(), input.into()).into()
 }

@@ -6,56 +6,64 @@ use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
-use syn::{Attribute, Fields, FnArg, ImplItem, Item, ItemImpl, ItemStruct, LitStr, Meta, Pat, Path, ReturnType, Type};
+use syn::{Attribute, Fields, FnArg, ImplItem, Item, ItemImpl, ItemStruct, Meta, Pat, Path, ReturnType, Type};
 
-use crate::attr::Errors;
+use crate::attr::{self, Errors, ModuleArgs};
+use crate::fallback;
 
-/// `#[module(crate = "path", no_clone)]`.
+/// The resolved `#[module(...)]` options.
 struct Args {
     krate: Path,
     no_clone: bool,
 }
 
-fn parse_args(args: TokenStream) -> syn::Result<Args> {
-    let mut krate: Option<Path> = None;
-    let mut no_clone = false;
-    let parser = syn::meta::parser(|meta| {
-        if meta.path.is_ident("crate") {
-            let lit: LitStr = meta.value()?.parse().map_err(|e| {
-                syn::Error::new(e.span(), "`crate` takes the path of the `dspy` crate as a string: `crate = \"::dspy\"`")
-            })?;
-            krate = Some(lit.parse().map_err(|_| syn::Error::new(lit.span(), "`crate` must be a path, such as `\"::dspy\"`"))?);
-            Ok(())
-        } else if meta.path.is_ident("no_clone") {
-            no_clone = true;
-            Ok(())
-        } else {
-            Err(meta.error("unknown `#[module]` option: expected `crate = \"...\"` or `no_clone`"))
-        }
-    });
-    syn::parse::Parser::parse2(parser, args)?;
-    Ok(Args { krate: krate.unwrap_or_else(|| syn::parse_quote!(::dspy)), no_clone })
+impl Args {
+    /// Reads the options; with errors, the defaults (and the errors go to `errors`).
+    fn parse(args: TokenStream, errors: &mut Errors) -> Args {
+        let args: ModuleArgs = errors.handle(attr::macro_args(args)).unwrap_or_default();
+        Args { krate: attr::krate_or_default(args.krate), no_clone: args.no_clone.is_present() }
+    }
 }
 
-/// The entry point: dispatches on the item.
-pub fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
-    let args = parse_args(args)?;
-    let item: Item = syn::parse2(item)?;
+/// The entry point: dispatches on the item. With errors, the item stays as written beside them,
+/// with the fallback's stand-in impls.
+pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
+    let mut errors = Errors::default();
+    let args = Args::parse(args, &mut errors);
+    let item: Item = match syn::parse2(item) {
+        Ok(item) => item,
+        Err(e) => {
+            errors.push(e);
+            return errors.finish().err().map(syn::Error::into_compile_error).unwrap_or_default();
+        }
+    };
     match item {
-        Item::Struct(s) => expand_struct(&args, s),
-        Item::Impl(i) => expand_impl(&args, i),
-        Item::Enum(e) => Err(syn::Error::new_spanned(
-            {
-                let (token, ident) = (&e.enum_token, &e.ident);
-                quote!(#token #ident)
-            },
-            "`#[module]` needs a struct whose fields are modules, not an enum",
-        )),
-        other => Err(syn::Error::new(
-            item_span(&other),
-            "`#[module]` goes on a struct whose fields are modules, and on its `impl` block that defines `forward`",
-        )),
+        Item::Struct(s) => expand_struct(&args, s, errors),
+        Item::Impl(i) => expand_impl(&args, i, errors),
+        Item::Enum(e) => {
+            errors.push(syn::Error::new_spanned(
+                {
+                    let (token, ident) = (&e.enum_token, &e.ident);
+                    quote!(#token #ident)
+                },
+                "`#[module]` needs a struct whose fields are modules, not an enum",
+            ));
+            with_errors(errors, e.into_token_stream())
+        }
+        other => {
+            errors.push(syn::Error::new(
+                item_span(&other),
+                "`#[module]` goes on a struct whose fields are modules, and on its `impl` block that defines `forward`",
+            ));
+            with_errors(errors, other.into_token_stream())
+        }
     }
+}
+
+/// The errors, then `tokens`.
+fn with_errors(errors: Errors, tokens: TokenStream) -> TokenStream {
+    let errors = errors.finish().err().map(syn::Error::into_compile_error);
+    quote!(#errors #tokens)
 }
 
 fn item_span(item: &Item) -> Span {
@@ -94,9 +102,8 @@ fn derives_clone(attrs: &[Attribute]) -> bool {
     })
 }
 
-fn expand_struct(args: &Args, mut item: ItemStruct) -> syn::Result<TokenStream> {
+fn expand_struct(args: &Args, mut item: ItemStruct, mut errors: Errors) -> TokenStream {
     let krate = &args.krate;
-    let mut errors = Errors::default();
     let mut walk = Vec::new();
     let mut walk_mut = Vec::new();
     match &mut item.fields {
@@ -124,15 +131,19 @@ fn expand_struct(args: &Args, mut item: ItemStruct) -> syn::Result<TokenStream> 
         )),
         Fields::Unit => {}
     }
-    errors.finish()?;
     let clone = (!args.no_clone && !derives_clone(&item.attrs)).then(|| quote!(#[derive(::core::clone::Clone)]));
+    if !errors.is_empty() {
+        let stand_in = fallback::module_struct(krate, &item);
+        return with_errors(errors, quote!(#clone #stand_in));
+    }
     let ident = &item.ident;
     let (impl_generics, ty_generics, where_clause) = item.generics.split_for_impl();
     let predictor = quote!(#krate::Predictor);
-    Ok(quote! {
+    quote! {
         #clone
         #item
 
+        #[automatically_derived]
         impl #impl_generics #krate::module::ModuleFields for #ident #ty_generics #where_clause {
             fn field_predictors(&self) -> ::std::vec::Vec<(::std::string::String, &dyn #predictor)> {
                 #[allow(unused_mut)]
@@ -148,7 +159,7 @@ fn expand_struct(args: &Args, mut item: ItemStruct) -> syn::Result<TokenStream> 
                 __dspy_out
             }
         }
-    })
+    }
 }
 
 /// `&Example` (any path ending in `Example`).
@@ -169,13 +180,14 @@ enum Call {
     Typed(Vec<(syn::Ident, Type)>),
 }
 
-fn expand_impl(args: &Args, item: ItemImpl) -> syn::Result<TokenStream> {
+fn expand_impl(args: &Args, item: ItemImpl, mut errors: Errors) -> TokenStream {
     let krate = &args.krate;
     if let Some((path, _)) = &item.trait_ {
-        return Err(syn::Error::new_spanned(
+        errors.push(syn::Error::new_spanned(
             path,
             "`#[module]` goes on the struct's own `impl` block (the one with `forward`), not on a trait impl",
         ));
+        return with_errors(errors, fallback::module_impl(krate, &item));
     }
     let self_ty = &item.self_ty;
     let forward = item.items.iter().find_map(|i| match i {
@@ -183,14 +195,14 @@ fn expand_impl(args: &Args, item: ItemImpl) -> syn::Result<TokenStream> {
         _ => None,
     });
     let Some(forward) = forward else {
-        return Err(syn::Error::new_spanned(
+        errors.push(syn::Error::new_spanned(
             self_ty,
             "`#[module]` on an `impl` block needs `async fn forward(&self, ...) -> Result<...>` in it; \
              its arguments are read from the example's fields of the same names",
         ));
+        return with_errors(errors, fallback::module_impl(krate, &item));
     };
     let sig = &forward.sig;
-    let mut errors = Errors::default();
     if !sig.generics.params.is_empty() {
         errors.push(syn::Error::new_spanned(&sig.generics, "`forward` cannot be generic: its arguments are read from JSON into concrete types"));
     }
@@ -237,7 +249,9 @@ fn expand_impl(args: &Args, item: ItemImpl) -> syn::Result<TokenStream> {
             "`forward` must return a `Result` of a `Prediction`, `Predicted<T>`, field map or JSON object",
         ));
     }
-    errors.finish()?;
+    if !errors.is_empty() {
+        return with_errors(errors, fallback::module_impl(krate, &item));
+    }
 
     let program = match &**self_ty {
         Type::Path(p) => p.path.segments.last().map(|s| s.ident.unraw().to_string()).unwrap_or_default(),
@@ -264,9 +278,10 @@ fn expand_impl(args: &Args, item: ItemImpl) -> syn::Result<TokenStream> {
     };
     let (impl_generics, _, where_clause) = item.generics.split_for_impl();
     let fields = quote_spanned!(self_ty.span()=> <Self as #krate::module::ModuleFields>);
-    Ok(quote! {
+    quote! {
         #item
 
+        #[automatically_derived]
         #[#krate::__private::async_trait]
         impl #impl_generics #krate::Module for #self_ty #where_clause {
             async fn forward(&self, __dspy_inputs: &#krate::Example) -> #krate::Result<#krate::Prediction> {
@@ -281,5 +296,5 @@ fn expand_impl(args: &Args, item: ItemImpl) -> syn::Result<TokenStream> {
                 #fields::field_predictors_mut(self)
             }
         }
-    })
+    }
 }

@@ -1,4 +1,4 @@
-//! `signature!`: DSPy's string signatures, parsed at compile time by the runtime's own parser.
+//! `signature!`: DSPy's string signatures, parsed at compile time with the runtime's grammar (`dspy-syntax`).
 
 use proc_macro2::{Literal, Span, TokenStream};
 use quote::{ToTokens, quote, quote_spanned};
@@ -6,9 +6,9 @@ use syn::parse::{Parse, ParseStream};
 use syn::{Attribute, Ident, LitStr, Path, Token, Visibility};
 
 use crate::ast::{Kind, Model, ModelField, doc_values, joined_doc};
-use crate::attr::Errors;
-use crate::expand;
-use crate::syntax::{self, TypeExpr};
+use crate::attr::{self, Errors, ItemArgs};
+use crate::{expand, fallback};
+use dspy_syntax::{Const, SyntaxError};
 
 const NOT_A_LITERAL: &str = "`signature!` takes a string literal, checked at compile time: \
      `signature!(\"question -> answer\")` (for a string known only at run time, use `Signature::parse`)";
@@ -80,8 +80,7 @@ pub fn expand(tokens: TokenStream) -> syn::Result<TokenStream> {
         MacroInput::Expr(lit) => {
             let krate: Path = syn::parse_quote!(::dspy);
             let ident = Ident::new("StringSignature", Span::call_site());
-            let (model, single_string) = build(&lit, krate, Visibility::Inherited, ident.clone(), None)?;
-            let definitions = definitions(&model, single_string);
+            let definitions = build(&lit, krate, Visibility::Inherited, ident.clone(), None, Errors::default()).definitions();
             Ok(quote! {
                 {
                     #[derive(::core::clone::Clone, ::core::marker::Copy, ::core::fmt::Debug, ::core::default::Default)]
@@ -91,52 +90,37 @@ pub fn expand(tokens: TokenStream) -> syn::Result<TokenStream> {
                 }
             })
         }
-        MacroInput::Items(items) => {
-            let mut out = TokenStream::new();
-            let mut errors = Errors::default();
-            for item in items {
-                if let Some(tokens) = errors.handle(expand_item(item)) {
-                    out.extend(tokens);
-                }
-            }
-            errors.finish()?;
-            Ok(out)
-        }
+        MacroInput::Items(items) => Ok(items.into_iter().map(expand_item).collect()),
     }
 }
 
-fn expand_item(item: Item) -> syn::Result<TokenStream> {
+fn expand_item(item: Item) -> TokenStream {
     let Item { attrs, vis, ident, lit } = item;
-    let mut krate: Path = syn::parse_quote!(::dspy);
+    let mut errors = Errors::default();
+    let mut krate = None;
     for attr in &attrs {
         if attr.path().is_ident("signature") {
-            attr.parse_nested_meta(|meta| {
-                if meta.path.is_ident("crate") {
-                    let path: LitStr = meta.value()?.parse()?;
-                    krate = path.parse()?;
-                    Ok(())
-                } else {
-                    Err(meta.error("unknown `signature` option: the only one is `crate = \"path\"`"))
-                }
-            })?;
+            if let Some(args) = errors.handle(attr::attr_args::<ItemArgs>(attr)) {
+                krate = args.krate.or(krate);
+            }
         } else if !attr.path().is_ident("doc") {
-            return Err(syn::Error::new_spanned(
+            errors.push(syn::Error::new_spanned(
                 attr,
                 "only doc comments and `#[signature(crate = \"...\")]` are allowed on a `signature!` item",
             ));
         }
     }
+    let krate = attr::krate_or_default(krate);
     let docs = doc_values(&attrs);
     let instructions = joined_doc(&docs);
-    let (model, single_string) = build(&lit, krate, vis.clone(), ident.clone(), instructions)?;
-    let definitions = definitions(&model, single_string);
+    let definitions = build(&lit, krate, vis.clone(), ident.clone(), instructions, errors).definitions();
     let struct_doc = if docs.is_empty() {
         let text = format!("The signature `{}`.", lit.value());
         quote!(#[doc = #text])
     } else {
         quote!(#(#[doc = #docs])*)
     };
-    Ok(quote! {
+    quote! {
         #struct_doc
         #[derive(
             ::core::clone::Clone, ::core::marker::Copy, ::core::fmt::Debug, ::core::default::Default,
@@ -144,44 +128,82 @@ fn expand_item(item: Item) -> syn::Result<TokenStream> {
         )]
         #vis struct #ident;
         #definitions
-    })
-}
-
-/// The input and output structs, the `TypedSignature` impl and the input conversions.
-fn definitions(model: &Model, single_string: bool) -> TokenStream {
-    let typed = expand::typed_signature(model);
-    let conversions = expand::input_conversions(model, single_string);
-    quote! {
-        #typed
-        #conversions
     }
 }
 
-/// Parses the literal and builds the model, every field checked; also says whether the only
-/// input is a `String`.
+/// A signature's model (with the fields that resolved) and the errors found building it.
+struct Built {
+    model: Model,
+    /// The only input is a `String`: the input struct converts from `&str` and `String`.
+    single_string: bool,
+    /// Every input resolved, so the tuple conversion has the right arity even with errors.
+    inputs_complete: bool,
+    errors: Errors,
+}
+
+impl Built {
+    /// The input and output structs, the `TypedSignature` impl and the input conversions; with
+    /// errors, the errors and the fallback's stand-ins.
+    fn definitions(self) -> TokenStream {
+        let Built { model, single_string, inputs_complete, errors } = self;
+        let conversions = || expand::input_conversions(&model, single_string);
+        match errors.finish() {
+            Ok(()) => {
+                let typed = expand::typed_signature(&model);
+                let conversions = conversions();
+                quote! {
+                    #typed
+                    #conversions
+                }
+            }
+            Err(error) => {
+                let error = error.into_compile_error();
+                let stubs = fallback::signature(&model);
+                let conversions = inputs_complete.then(conversions);
+                quote! {
+                    #error
+                    #stubs
+                    #conversions
+                }
+            }
+        }
+    }
+}
+
+/// Parses the literal and builds the model, every field checked.
 fn build(
     lit: &LitStr,
     krate: Path,
     vis: Visibility,
     ident: Ident,
     instructions: Option<TokenStream>,
-) -> syn::Result<(Model, bool)> {
+    mut errors: Errors,
+) -> Built {
     let source = lit.value();
-    let decl = syntax::parse_signature(&source)
-        .map_err(|e| error_at(lit, &source, e.position, &format!("invalid signature: {}", e.message)))?;
     let span = lit.span();
-    let mut errors = Errors::default();
     let mut fields = Vec::new();
     let mut string_inputs = 0;
-    for (decls, kind) in [(&decl.inputs, Kind::Input), (&decl.outputs, Kind::Output)] {
+    let mut inputs_complete = true;
+    let decl = dspy_syntax::parse_signature(&source)
+        .map_err(|e| errors.push(error_at(lit, &source, e.position, &format!("invalid signature: {}", e.message))))
+        .ok();
+    let (inputs, outputs) = match &decl {
+        Some(decl) => (&decl.inputs[..], &decl.outputs[..]),
+        None => {
+            inputs_complete = false;
+            (&[][..], &[][..])
+        }
+    };
+    for (decls, kind) in [(inputs, Kind::Input), (outputs, Kind::Output)] {
         for d in decls {
             let field = (|| -> Result<ModelField, (usize, String)> {
                 let ident = rust_ident(&d.name, span, false).map_err(|m| (d.position, format!("field name {m}")))?;
                 let ty = match &d.ty {
                     None => PyType::Str,
-                    Some(expr) => PyType::from_expr(expr, d.position)?,
+                    Some(expr) => PyType::resolve(expr, d.position, &mut |name, _| Ok(name.to_string()))
+                        .map_err(|SyntaxError { position, message }| (position, message))?,
                 };
-                let type_position = d.ty.as_ref().and_then(expr_position).unwrap_or(d.position);
+                let type_position = d.ty.as_ref().and_then(|t| t.position()).unwrap_or(d.position);
                 let rust_ty =
                     ty.rust_type(&krate, span).map_err(|m| (type_position, format!("field `{}`: {m}", d.name)))?;
                 if kind == Kind::Input && ty.is_string() {
@@ -205,12 +227,14 @@ fn build(
             })();
             match field {
                 Ok(f) => fields.push(f),
-                Err((position, message)) => errors.push(error_at(lit, &source, position, &message)),
+                Err((position, message)) => {
+                    inputs_complete &= kind == Kind::Output;
+                    errors.push(error_at(lit, &source, position, &message));
+                }
             }
         }
     }
-    errors.finish()?;
-    let single_string = decl.inputs.len() == 1 && string_inputs == 1;
+    let single_string = inputs.len() == 1 && string_inputs == 1;
     let model = Model {
         input_ident: quote::format_ident!("{}Input", ident),
         output_ident: quote::format_ident!("{}Output", ident),
@@ -222,16 +246,7 @@ fn build(
         fields,
         span,
     };
-    Ok((model, single_string))
-}
-
-/// Where a type expression starts, when the parser recorded it.
-fn expr_position(expr: &TypeExpr) -> Option<usize> {
-    match expr {
-        TypeExpr::Name { position, .. } => Some(*position),
-        TypeExpr::Union(members) => members.first().and_then(expr_position),
-        _ => None,
-    }
+    Built { model, single_string, inputs_complete, errors }
 }
 
 /// An error on the literal, naming the character position and pointing at it.
@@ -260,189 +275,24 @@ fn rust_ident(name: &str, span: Span, path_segment: bool) -> Result<Ident, Strin
     Err(format!("`{name}` cannot be a Rust identifier, not even a raw one (`r#{name}`); rename it"))
 }
 
-/// A constant inside `Literal[...]`.
-#[derive(Clone, Debug, PartialEq)]
-enum Const {
-    Str(String),
-    Int(i64),
-    Float(f64),
-    Bool(bool),
-    None,
+/// A resolved type of `signature!`: user types stay names, resolved in the caller's scope.
+type PyType = dspy_syntax::PyType<String>;
+
+/// What the macro generates for a resolved type: the Rust type of the field and the expression
+/// building its run-time `FieldType`.
+trait Expand {
+    fn is_string(&self) -> bool;
+    fn rust_type(&self, krate: &Path, span: Span) -> Result<TokenStream, String>;
+    fn field_type(&self, krate: &Path, span: Span) -> Result<TokenStream, String>;
 }
 
-/// A resolved DSPy type: the compile-time twin of `dspy_core::FieldType`, built by the same rules
-/// as `FieldType::from_expr`, so the generated `FieldType` equals the run-time parser's.
-#[derive(Clone, Debug, PartialEq)]
-enum PyType {
-    Str,
-    Int,
-    Float,
-    Bool,
-    Any,
-    NoneType,
-    Image,
-    Audio,
-    List(Box<PyType>),
-    Dict(Box<PyType>, Box<PyType>),
-    Tuple(Vec<PyType>),
-    Union(Vec<PyType>),
-    Literal(Vec<Const>),
-    /// A user type, by its dotted name.
-    Named(String),
-}
-
-type TypeResult = Result<PyType, (usize, String)>;
-
-impl PyType {
-    /// `FieldType::optional`.
-    fn optional(inner: PyType) -> PyType {
-        match inner {
-            PyType::Union(mut members) => {
-                if !members.contains(&PyType::NoneType) {
-                    members.push(PyType::NoneType);
-                }
-                PyType::Union(members)
-            }
-            inner => PyType::Union(vec![inner, PyType::NoneType]),
-        }
-    }
-
-    /// `union_of` of the runtime.
-    fn union_of(mut members: Vec<PyType>) -> PyType {
-        members.dedup();
-        if members.len() == 1 { members.pop().expect("one member") } else { PyType::Union(members) }
-    }
-
-    /// `FieldType::from_expr`, with user types kept by name.
-    fn from_expr(expr: &TypeExpr, field_position: usize) -> TypeResult {
-        let all =
-            |args: &[TypeExpr]| args.iter().map(|a| Self::from_expr(a, field_position)).collect::<Result<Vec<_>, _>>();
-        match expr {
-            TypeExpr::None => Ok(PyType::NoneType),
-            TypeExpr::Union(members) => Ok(Self::union_of(all(members)?)),
-            TypeExpr::Str(_) | TypeExpr::Int(_) | TypeExpr::Float(_) | TypeExpr::Bool(_) => {
-                Err((field_position, "a constant is only allowed inside `Literal[...]`".into()))
-            }
-            TypeExpr::Name { name, args, position } => {
-                let position = *position;
-                let base = name.rsplit('.').next().unwrap_or(name);
-                let arity = |n: usize| -> Result<(), (usize, String)> {
-                    if args.len() == n {
-                        Ok(())
-                    } else {
-                        Err((position, format!("`{name}` takes {n} type argument(s), found {}", args.len())))
-                    }
-                };
-                let arg = |i: usize| Self::from_expr(&args[i], field_position);
-                let no_args = |t: PyType| -> TypeResult {
-                    if args.is_empty() { Ok(t) } else { Err((position, format!("`{name}` takes no type arguments"))) }
-                };
-                match base {
-                    "str" => no_args(PyType::Str),
-                    "int" => no_args(PyType::Int),
-                    "float" => no_args(PyType::Float),
-                    "bool" => no_args(PyType::Bool),
-                    "Any" => no_args(PyType::Any),
-                    "NoneType" => no_args(PyType::NoneType),
-                    "Image" => no_args(PyType::Image),
-                    "Audio" => no_args(PyType::Audio),
-                    "list" | "List" | "set" | "Set" | "frozenset" | "Sequence" => {
-                        if args.is_empty() {
-                            return Ok(PyType::List(Box::new(PyType::Any)));
-                        }
-                        arity(1)?;
-                        Ok(PyType::List(Box::new(arg(0)?)))
-                    }
-                    "dict" | "Dict" | "Mapping" => {
-                        if args.is_empty() {
-                            return Ok(PyType::Dict(Box::new(PyType::Str), Box::new(PyType::Any)));
-                        }
-                        arity(2)?;
-                        let key = arg(0)?;
-                        if key != PyType::Str {
-                            return Err((position, format!("dictionary keys must be `str`, found `{}`", key.name())));
-                        }
-                        Ok(PyType::Dict(Box::new(key), Box::new(arg(1)?)))
-                    }
-                    "tuple" | "Tuple" => {
-                        if args.len() == 2 && matches!(&args[1], TypeExpr::Name { name, .. } if name == "Ellipsis") {
-                            return Ok(PyType::List(Box::new(arg(0)?)));
-                        }
-                        Ok(PyType::Tuple(all(args)?))
-                    }
-                    "Optional" => {
-                        arity(1)?;
-                        Ok(Self::optional(arg(0)?))
-                    }
-                    "Union" => {
-                        let members = all(args)?;
-                        if members.is_empty() {
-                            return Err((position, "`Union` needs type arguments".into()));
-                        }
-                        Ok(Self::union_of(members))
-                    }
-                    "Literal" => {
-                        if args.is_empty() {
-                            return Err((position, "`Literal` needs at least one value".into()));
-                        }
-                        let values = args
-                            .iter()
-                            .map(|a| match a {
-                                TypeExpr::Str(s) => Ok(Const::Str(s.clone())),
-                                TypeExpr::Int(i) => Ok(Const::Int(*i)),
-                                TypeExpr::Float(f) => Ok(Const::Float(*f)),
-                                TypeExpr::Bool(b) => Ok(Const::Bool(*b)),
-                                TypeExpr::None => Ok(Const::None),
-                                _ => Err((position, "`Literal` values must be constants".to_string())),
-                            })
-                            .collect::<Result<Vec<_>, _>>()?;
-                        Ok(PyType::Literal(values))
-                    }
-                    _ => no_args(PyType::Named(name.clone())),
-                }
-            }
-        }
-    }
-
+impl Expand for PyType {
     /// Whether the Rust type is `String` (`str`, or a `Literal` of strings).
     fn is_string(&self) -> bool {
         match self {
             PyType::Str => true,
             PyType::Literal(values) => values.iter().all(|v| matches!(v, Const::Str(_))),
             _ => false,
-        }
-    }
-
-    /// The name DSPy prints (for messages and docs).
-    fn name(&self) -> String {
-        let join = |ts: &[PyType]| ts.iter().map(PyType::name).collect::<Vec<_>>().join(", ");
-        match self {
-            PyType::Str => "str".into(),
-            PyType::Int => "int".into(),
-            PyType::Float => "float".into(),
-            PyType::Bool => "bool".into(),
-            PyType::Any => "Any".into(),
-            PyType::NoneType => "NoneType".into(),
-            PyType::Image => "Image".into(),
-            PyType::Audio => "Audio".into(),
-            PyType::List(t) => format!("list[{}]", t.name()),
-            PyType::Dict(k, v) => format!("dict[{}, {}]", k.name(), v.name()),
-            PyType::Tuple(ts) => format!("tuple[{}]", join(ts)),
-            PyType::Union(ts) => format!("Union[{}]", join(ts)),
-            PyType::Literal(values) => {
-                let values: Vec<String> = values
-                    .iter()
-                    .map(|v| match v {
-                        Const::Str(s) => format!("{s:?}"),
-                        Const::Int(i) => i.to_string(),
-                        Const::Float(f) => f.to_string(),
-                        Const::Bool(b) => if *b { "True" } else { "False" }.to_string(),
-                        Const::None => "None".into(),
-                    })
-                    .collect();
-                format!("Literal[{}]", values.join(", "))
-            }
-            PyType::Named(n) => n.clone(),
         }
     }
 

@@ -8,40 +8,11 @@
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{FnArg, ItemFn, LitStr, Pat, Path, ReturnType, Type};
+use syn::{FnArg, ItemFn, LitStr, Pat, ReturnType, Type};
 
 use crate::ast::{doc_values, joined_doc};
-use crate::attr::Errors;
-
-/// The options of `#[tool(...)]`.
-#[derive(Default)]
-struct Options {
-    name: Option<LitStr>,
-    desc: Option<LitStr>,
-    krate: Option<Path>,
-}
-
-fn parse_options(args: TokenStream) -> syn::Result<Options> {
-    let mut options = Options::default();
-    if args.is_empty() {
-        return Ok(options);
-    }
-    let parser = syn::meta::parser(|meta| {
-        if meta.path.is_ident("name") {
-            options.name = Some(meta.value()?.parse()?);
-        } else if meta.path.is_ident("desc") {
-            options.desc = Some(meta.value()?.parse()?);
-        } else if meta.path.is_ident("crate") {
-            let lit: LitStr = meta.value()?.parse()?;
-            options.krate = Some(lit.parse()?);
-        } else {
-            return Err(meta.error("unknown `tool` option; expected `name = \"...\"`, `desc = \"...\"` or `crate = \"...\"`"));
-        }
-        Ok(())
-    });
-    syn::parse::Parser::parse2(parser, args)?;
-    Ok(options)
-}
+use crate::attr::{self, ArgArgs, Errors, ToolArgs};
+use crate::fallback;
 
 /// One parameter of the tool function.
 struct Param {
@@ -58,15 +29,9 @@ fn take_arg_attrs(attrs: &mut Vec<syn::Attribute>, errors: &mut Errors) -> Optio
         if !a.path().is_ident("arg") {
             return true;
         }
-        let result = a.parse_nested_meta(|meta| {
-            if meta.path.is_ident("desc") {
-                desc = Some(meta.value()?.parse::<LitStr>()?);
-                Ok(())
-            } else {
-                Err(meta.error("unknown `arg` option; expected `desc = \"...\"`"))
-            }
-        });
-        errors.handle(result);
+        if let Some(args) = errors.handle(attr::attr_args::<ArgArgs>(a)) {
+            desc = args.desc.or(desc.take());
+        }
         false
     });
     desc
@@ -91,10 +56,20 @@ fn check_type(ty: &Type, errors: &mut Errors) {
     }
 }
 
-pub fn expand(args: TokenStream, input: TokenStream) -> syn::Result<TokenStream> {
-    let options = parse_options(args)?;
-    let mut func: ItemFn = syn::parse2(input).map_err(|e| syn::Error::new(e.span(), "`#[tool]` goes on a function"))?;
+/// The function and its `{name}_tool()`; with errors, the errors, the function as written (so
+/// its callers still compile) and the fallback's stand-in `{name}_tool()`.
+pub fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
+    let options: ToolArgs = errors.handle(attr::macro_args(args)).unwrap_or_default();
+    let krate = attr::krate_or_default(options.krate.clone());
+    let mut func: ItemFn = match syn::parse2(input.clone()) {
+        Ok(func) => func,
+        Err(e) => {
+            errors.push(syn::Error::new(e.span(), "`#[tool]` goes on a function"));
+            let errors = errors.finish().err().map(syn::Error::into_compile_error);
+            return quote!(#errors #input);
+        }
+    };
     let sig = &mut func.sig;
     if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
         errors.push(syn::Error::new(sig.generics.span(), "a tool function cannot be generic: its argument schema must be known"));
@@ -128,12 +103,11 @@ pub fn expand(args: TokenStream, input: TokenStream) -> syn::Result<TokenStream>
         }
     }
     if let Err(e) = errors.finish() {
-        // The function as written (so its callers still compile) and the errors.
         let e = e.into_compile_error();
-        return Ok(quote!(#func #e));
+        let stand_in = fallback::tool(&krate, &func);
+        return quote!(#e #stand_in);
     }
 
-    let krate = options.krate.unwrap_or_else(|| syn::parse_quote!(::dspy));
     let fn_ident = &func.sig.ident;
     let vis = &func.vis;
     let tool_fn = format_ident!("{}_tool", fn_ident.to_string().trim_start_matches("r#"));
@@ -180,7 +154,7 @@ pub fn expand(args: TokenStream, input: TokenStream) -> syn::Result<TokenStream>
     let into_result = quote_spanned!(output_span=> #krate::module::ToolOutput::into_tool_result(output, #name));
     let doc = format!("The `{name}` function as an agent tool (`Tool`), described by its doc comment and parameters.");
 
-    Ok(quote! {
+    quote! {
         #func
 
         #[doc = #doc]
@@ -194,5 +168,5 @@ pub fn expand(args: TokenStream, input: TokenStream) -> syn::Result<TokenStream>
                 #into_result
             })
         }
-    })
+    }
 }

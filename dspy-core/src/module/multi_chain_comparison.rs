@@ -69,7 +69,7 @@ impl MultiChainComparison<Untyped> {
 impl<S: TypedSignature> MultiChainComparison<S> {
     /// Compares `m` attempts at the typed signature `S`.
     pub fn new(m: usize) -> std::result::Result<Self, SignatureError> {
-        Self::build(S::signature(), m)
+        Self::build(S::signature().clone(), m)
     }
 
     /// Compares typed attempts (e.g. the completions of a `ChainOfThought<S>` with `n = m`)

@@ -86,7 +86,7 @@ impl Predict<Untyped> {
 impl<S: TypedSignature> Predict<S> {
     /// A predictor for the typed signature `S`.
     pub fn new() -> Self {
-        Self::with_signature(S::signature())
+        Self::with_signature(S::signature().clone())
     }
 
     /// A predictor for the typed signature of this value (what `signature!("...")` returns).

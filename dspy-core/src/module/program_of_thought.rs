@@ -102,7 +102,7 @@ impl ProgramOfThought<Untyped> {
 impl<S: TypedSignature> ProgramOfThought<S> {
     /// Program of thought over the typed signature `S`.
     pub fn new() -> std::result::Result<Self, SignatureError> {
-        Self::build(S::signature())
+        Self::build(S::signature().clone())
     }
 
     /// Computes typed outputs (with the final step's reasoning).

@@ -125,7 +125,7 @@ impl ReAct<Untyped> {
 impl<S: TypedSignature> ReAct<S> {
     /// An agent over the typed signature `S` and these tools.
     pub fn new(tools: impl IntoIterator<Item = Tool>) -> std::result::Result<Self, SignatureError> {
-        Self::build(S::signature(), tools.into_iter().collect())
+        Self::build(S::signature().clone(), tools.into_iter().collect())
     }
 
     /// Runs the agent on typed inputs; the outputs come with the reasoning and the trajectory.

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use super::syntax::TypeExpr;
+use dspy_syntax::{Const, PyType, SyntaxError, TypeExpr, TypeName, literal_quote};
 use crate::error::SignatureError;
 use crate::pyfmt;
 
@@ -214,130 +214,69 @@ impl FieldType {
     /// assert_eq!(t.name(), "Union[dict[str, int], NoneType]");
     /// ```
     pub fn parse(source: &str, resolve: &dyn Fn(&str) -> Option<FieldType>) -> Result<FieldType, SignatureError> {
-        let expr = super::syntax::parse_type(source)
-            .map_err(|e| SignatureError::Syntax { position: e.position, message: e.message })?;
-        Self::from_expr(&expr, resolve)
+        let expr = dspy_syntax::parse_type(source).map_err(syntax_error)?;
+        Self::from_expr(&expr, 0, resolve)
     }
 
-    /// Resolves a parsed type expression. `resolve` is asked for names that are not built in
-    /// (user models and enums); it returns `None` for unknown names.
-    pub fn from_expr(
+    /// Resolves a parsed type expression with the grammar's shared resolver. `resolve` is asked
+    /// for names that are not built in (user models and enums); it returns `None` for unknown
+    /// names. `position` is where errors without a position of their own point.
+    pub(crate) fn from_expr(
         expr: &TypeExpr,
+        position: usize,
         resolve: &dyn Fn(&str) -> Option<FieldType>,
     ) -> Result<FieldType, SignatureError> {
-        let bad = |position: usize, message: String| SignatureError::Syntax { position, message };
-        match expr {
-            TypeExpr::None => Ok(FieldType::NoneType),
-            TypeExpr::Union(members) => {
-                let members = members.iter().map(|m| Self::from_expr(m, resolve)).collect::<Result<Vec<_>, _>>()?;
-                Ok(union_of(members))
-            }
-            TypeExpr::Str(_) | TypeExpr::Int(_) | TypeExpr::Float(_) | TypeExpr::Bool(_) => {
-                Err(bad(0, "a constant is only allowed inside `Literal[...]`".into()))
-            }
-            TypeExpr::Name { name, args, position } => {
-                let base = name.rsplit('.').next().unwrap_or(name);
-                let arity = |n: usize| -> Result<(), SignatureError> {
-                    if args.len() == n {
-                        Ok(())
-                    } else {
-                        Err(bad(*position, format!("`{name}` takes {n} type argument(s), found {}", args.len())))
-                    }
-                };
-                let arg = |i: usize| Self::from_expr(&args[i], resolve);
-                let no_args = |t: FieldType| -> Result<FieldType, SignatureError> {
-                    if args.is_empty() { Ok(t) } else { Err(bad(*position, format!("`{name}` takes no type arguments"))) }
-                };
-                match base {
-                    "str" => no_args(FieldType::Str),
-                    "int" => no_args(FieldType::Int),
-                    "float" => no_args(FieldType::Float),
-                    "bool" => no_args(FieldType::Bool),
-                    "Any" => no_args(FieldType::Any),
-                    "NoneType" => no_args(FieldType::NoneType),
-                    "Image" => no_args(FieldType::Image),
-                    "Audio" => no_args(FieldType::Audio),
-                    "list" | "List" | "set" | "Set" | "frozenset" | "Sequence" => {
-                        if args.is_empty() {
-                            return Ok(FieldType::list(FieldType::Any));
-                        }
-                        arity(1)?;
-                        Ok(FieldType::list(arg(0)?))
-                    }
-                    "dict" | "Dict" | "Mapping" => {
-                        if args.is_empty() {
-                            return Ok(FieldType::dict(FieldType::Any));
-                        }
-                        arity(2)?;
-                        let key = arg(0)?;
-                        if key != FieldType::Str {
-                            return Err(bad(*position, format!("dictionary keys must be `str`, found `{}`", key.name())));
-                        }
-                        Ok(FieldType::Dict(Box::new(key), Box::new(arg(1)?)))
-                    }
-                    "tuple" | "Tuple" => {
-                        if args.len() == 2 && matches!(&args[1], TypeExpr::Name { name, .. } if name == "Ellipsis") {
-                            return Ok(FieldType::list(arg(0)?));
-                        }
-                        Ok(FieldType::Tuple(args.iter().map(|a| Self::from_expr(a, resolve)).collect::<Result<_, _>>()?))
-                    }
-                    "Optional" => {
-                        arity(1)?;
-                        Ok(FieldType::optional(arg(0)?))
-                    }
-                    "Union" => {
-                        let members = args.iter().map(|a| Self::from_expr(a, resolve)).collect::<Result<Vec<_>, _>>()?;
-                        if members.is_empty() {
-                            return Err(bad(*position, "`Union` needs type arguments".into()));
-                        }
-                        Ok(union_of(members))
-                    }
-                    "Literal" => {
-                        if args.is_empty() {
-                            return Err(bad(*position, "`Literal` needs at least one value".into()));
-                        }
-                        let values = args
-                            .iter()
-                            .map(|a| match a {
-                                TypeExpr::Str(s) => Ok(Value::String(s.clone())),
-                                TypeExpr::Int(i) => Ok(json!(i)),
-                                TypeExpr::Float(f) => Ok(json!(f)),
-                                TypeExpr::Bool(b) => Ok(Value::Bool(*b)),
-                                TypeExpr::None => Ok(Value::Null),
-                                _ => Err(bad(*position, "`Literal` values must be constants".into())),
-                            })
-                            .collect::<Result<Vec<_>, _>>()?;
-                        Ok(FieldType::Literal(values))
-                    }
-                    _ => match resolve(name) {
-                        Some(t) => no_args(t),
-                        None => Err(bad(*position, format!("unknown type `{name}`"))),
-                    },
-                }
-            }
+        let ty = PyType::resolve(expr, position, &mut |name, at| {
+            resolve(name).ok_or_else(|| SyntaxError { position: at, message: format!("unknown type `{name}`") })
+        })
+        .map_err(syntax_error)?;
+        Ok(Self::from_py(ty))
+    }
+
+    fn from_py(ty: PyType<FieldType>) -> FieldType {
+        let all = |ts: Vec<PyType<FieldType>>| ts.into_iter().map(Self::from_py).collect();
+        match ty {
+            PyType::Str => FieldType::Str,
+            PyType::Int => FieldType::Int,
+            PyType::Float => FieldType::Float,
+            PyType::Bool => FieldType::Bool,
+            PyType::Any => FieldType::Any,
+            PyType::NoneType => FieldType::NoneType,
+            PyType::Image => FieldType::Image,
+            PyType::Audio => FieldType::Audio,
+            PyType::List(t) => FieldType::list(Self::from_py(*t)),
+            PyType::Dict(k, v) => FieldType::Dict(Box::new(Self::from_py(*k)), Box::new(Self::from_py(*v))),
+            PyType::Tuple(ts) => FieldType::Tuple(all(ts)),
+            PyType::Union(ts) => FieldType::Union(all(ts)),
+            PyType::Literal(values) => FieldType::Literal(
+                values
+                    .into_iter()
+                    .map(|v| match v {
+                        Const::Str(s) => Value::String(s),
+                        Const::Int(i) => json!(i),
+                        Const::Float(f) => json!(f),
+                        Const::Bool(b) => Value::Bool(b),
+                        Const::None => Value::Null,
+                    })
+                    .collect(),
+            ),
+            PyType::Named(t) => t,
         }
     }
 }
 
-fn union_of(mut members: Vec<FieldType>) -> FieldType {
-    // `X | None` and `Optional[X]` are the same union; a single member is just that member.
-    members.dedup();
-    if members.len() == 1 { members.pop().expect("one member") } else { FieldType::Union(members) }
+impl TypeName for FieldType {
+    fn type_name(&self) -> String {
+        self.name()
+    }
+}
+
+pub(crate) fn syntax_error(e: SyntaxError) -> SignatureError {
+    SignatureError::Syntax { position: e.position, message: e.message }
 }
 
 fn join_names(types: &[FieldType]) -> String {
     types.iter().map(FieldType::name).collect::<Vec<_>>().join(", ")
-}
-
-/// How DSPy quotes a string inside `Literal[...]` in prompts.
-fn literal_quote(s: &str) -> String {
-    let (single, double) = (s.contains('\''), s.contains('"'));
-    match (single, double) {
-        (true, false) => format!("\"{s}\""),
-        (false, true) => format!("'{s}'"),
-        (true, true) => format!("'{}'", s.replace('\'', "\\'")),
-        (false, false) => format!("'{s}'"),
-    }
 }
 
 fn literal_schema(values: &[Value]) -> Value {
@@ -366,11 +305,11 @@ fn literal_schema(values: &[Value]) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::signature::syntax::parse_signature;
+    use dspy_syntax::parse_signature;
 
     fn parse_type(src: &str) -> FieldType {
         let sig = parse_signature(&format!("x -> y: {src}")).unwrap();
-        FieldType::from_expr(sig.outputs[0].ty.as_ref().unwrap(), &|_| None).unwrap()
+        FieldType::from_expr(sig.outputs[0].ty.as_ref().unwrap(), 0, &|_| None).unwrap()
     }
 
     #[test]
@@ -408,9 +347,9 @@ mod tests {
     #[test]
     fn rejects_unknown_and_bad_keys() {
         let sig = parse_signature("x -> y: Verdict").unwrap();
-        let err = FieldType::from_expr(sig.outputs[0].ty.as_ref().unwrap(), &|_| None).unwrap_err();
+        let err = FieldType::from_expr(sig.outputs[0].ty.as_ref().unwrap(), 0, &|_| None).unwrap_err();
         assert!(err.to_string().contains("unknown type `Verdict`"), "{err}");
         let sig = parse_signature("x -> y: dict[int, str]").unwrap();
-        assert!(FieldType::from_expr(sig.outputs[0].ty.as_ref().unwrap(), &|_| None).is_err());
+        assert!(FieldType::from_expr(sig.outputs[0].ty.as_ref().unwrap(), 0, &|_| None).is_err());
     }
 }

@@ -6,8 +6,6 @@
 //! on top ([`TypedSignature`]).
 
 mod field_type;
-#[allow(unreachable_pub)] // the grammar's own API, used by `Signature::parse` only
-mod syntax;
 mod typed;
 
 use serde::{Deserialize, Serialize};
@@ -185,14 +183,13 @@ impl Signature {
     /// assert_eq!(sig.output_fields().next().unwrap().ty.name(), "Color");
     /// ```
     pub fn parse_with_types(source: &str, resolve: &dyn Fn(&str) -> Option<FieldType>) -> Result<Self, SignatureError> {
-        let decl = syntax::parse_signature(source)
-            .map_err(|e| SignatureError::Syntax { position: e.position, message: e.message })?;
+        let decl = dspy_syntax::parse_signature(source).map_err(field_type::syntax_error)?;
         let mut fields = Vec::with_capacity(decl.inputs.len() + decl.outputs.len());
         for (decls, kind) in [(&decl.inputs, FieldKind::Input), (&decl.outputs, FieldKind::Output)] {
             for d in decls {
                 let ty = match &d.ty {
                     None => FieldType::Str,
-                    Some(expr) => FieldType::from_expr(expr, resolve)?,
+                    Some(expr) => FieldType::from_expr(expr, d.position, resolve)?,
                 };
                 fields.push(Field::new(d.name.clone(), kind, ty));
             }

@@ -23,11 +23,14 @@ use crate::pyfmt;
 /// impl TypedSignature for YesNo {
 ///     type Input = In;
 ///     type Output = Out;
-///     fn signature() -> Signature {
-///         Signature::from_fields("YesNo", None, [
-///             Field::input("question", FieldType::Str),
-///             Field::output("answer", FieldType::Bool),
-///         ]).unwrap()
+///     fn signature() -> &'static Signature {
+///         static SIGNATURE: std::sync::OnceLock<Signature> = std::sync::OnceLock::new();
+///         SIGNATURE.get_or_init(|| {
+///             Signature::from_fields("YesNo", None, [
+///                 Field::input("question", FieldType::Str),
+///                 Field::output("answer", FieldType::Bool),
+///             ]).unwrap()
+///         })
 ///     }
 /// }
 /// assert_eq!(YesNo::signature().to_short_string(), "question -> answer");
@@ -37,8 +40,9 @@ pub trait TypedSignature: Send + Sync + 'static {
     type Input: Serialize + Send + Sync;
     /// The outputs, deserialised from the parsed output fields.
     type Output: DeserializeOwned + Send + Sync + 'static;
-    /// The run-time signature value.
-    fn signature() -> Signature;
+    /// The run-time signature value, built once: a module that changes its signature (an
+    /// optimizer's new instructions, ChainOfThought's extra field) clones it first.
+    fn signature() -> &'static Signature;
 }
 
 /// The [`FieldType`] of a user type deriving `schemars::JsonSchema`: rendered by its name, with

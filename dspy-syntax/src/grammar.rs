@@ -3,8 +3,7 @@
 //! DSPy parses each side as the parameter list of a Python function (`def f(<side>): pass`), so
 //! names are identifiers and types are Python type expressions: names, dotted names,
 //! subscripts (`list[str]`, `dict[str, int]`, `Literal['a', 'b']`), `X | None` and constants
-//! inside `Literal`. This file depends on nothing but `std`: the `signature!` macro compiles the
-//! very same parser, so a string accepted at compile time is accepted at run time.
+//! inside `Literal`.
 
 use std::fmt;
 
@@ -104,6 +103,17 @@ pub fn parse_signature(source: &str) -> Result<SignatureDecl, SyntaxError> {
         seen.push(field);
     }
     Ok(SignatureDecl { inputs, outputs })
+}
+
+impl TypeExpr {
+    /// Where the expression starts, when the parser recorded it (names and unions of names).
+    pub fn position(&self) -> Option<usize> {
+        match self {
+            TypeExpr::Name { position, .. } => Some(*position),
+            TypeExpr::Union(members) => members.first().and_then(TypeExpr::position),
+            _ => None,
+        }
+    }
 }
 
 /// Parses a standalone type expression such as `dict[str, list[int]]`.
