@@ -24,7 +24,7 @@ pub mod types;
 pub mod usage;
 
 pub use adapter::{Adapter, ChatAdapter, JSONAdapter, XMLAdapter};
-pub use error::{Error, ParseError, Result, SignatureError};
+pub use error::{Error, InputError, ParseError, Result, SignatureError, StateError};
 pub use example::Example;
 pub use lm::{
     CacheConfig, Capabilities, Content, ContentPart, DummyLM, LM, LanguageModel, LmConfig, LmError, LmOutput, LmRequest,

@@ -97,6 +97,7 @@ pub mod knn_few_shot;
 pub mod labeled_few_shot;
 pub mod mipro;
 pub mod pareto;
+pub mod progress;
 pub mod proposer;
 pub mod proposer_grounded;
 pub mod random_search;
@@ -119,7 +120,7 @@ pub use labeled_few_shot::LabeledFewShot;
 pub use mipro::{AutoMode, MiproV2};
 pub use random_search::BootstrapFewShotWithRandomSearch;
 pub use simba::Simba;
-pub use report::{CompileReport, PredictorReport, Trial};
+pub use report::{CompileReport, PredictorReport, Split, Trial};
 
 /// The `rand` crate the optimizers draw from (use it with [`SeededRng`] for reproducibility).
 pub use rand;
