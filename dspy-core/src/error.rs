@@ -8,9 +8,10 @@
 use std::borrow::Cow;
 use std::path::PathBuf;
 
-use crate::lm::LmError;
+use crate::lm::error::LmError;
 use crate::module::error::{AssertionError, SandboxError, StateMismatch, ToolError};
 use crate::retrieve::error::RetrieveError;
+use crate::types::error::MediaError;
 
 /// Any error of the dspy runtime.
 ///
@@ -67,7 +68,7 @@ pub enum Error {
     },
     /// An image or audio input could not be used.
     #[error(transparent)]
-    Media(#[from] crate::types::MediaError),
+    Media(#[from] MediaError),
     /// A saved program's predictors do not match this program's (names or fields).
     #[error(transparent)]
     StateMismatch(#[from] StateMismatch),
@@ -348,13 +349,4 @@ pub enum ParseError {
         /// The adapter that parsed.
         adapter: &'static str,
     },
-}
-
-/// The first 200 characters of a completion, for error messages.
-pub(crate) fn snippet(text: &str) -> String {
-    const MAX: usize = 200;
-    match text.char_indices().nth(MAX) {
-        Some((i, _)) => format!("{}…", &text[..i]),
-        None => text.to_string(),
-    }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::pyfmt;
-use crate::trace::PredictorId;
+use super::id::PredictorId;
 
 /// A saved state that does not fit the program: which predictors are missing from the file,
 /// which the file has that the program does not, and whose fields differ in number.

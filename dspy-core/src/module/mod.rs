@@ -6,6 +6,7 @@ mod batch;
 mod best_of_n;
 mod chain_of_thought;
 pub(crate) mod error;
+pub(crate) mod id;
 mod majority;
 mod multi_chain_comparison;
 mod parallel;
