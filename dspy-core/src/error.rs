@@ -129,8 +129,9 @@ pub enum Error {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// A failure of code outside dspy (a user's tool, metric or module, or an extension's own
-    /// error type), kept whole: its message is shown as is and it can be downcast.
-    #[error("{0}")]
+    /// error type), kept whole: its message and source chain are its own, and it can be
+    /// downcast.
+    #[error(transparent)]
     Custom(Box<dyn std::error::Error + Send + Sync>),
 }
 
