@@ -25,6 +25,8 @@ use crate::types::error::MediaError;
 /// let io = std::io::Error::other("disk full");
 /// let err = dspy_core::Error::custom(io);
 /// assert!(matches!(&err, dspy_core::Error::Custom(e) if e.downcast_ref::<std::io::Error>().is_some()));
+/// let boxed: Box<dyn std::error::Error + Send + Sync> = "no such tool".into();
+/// assert_eq!(dspy_core::Error::from(boxed).to_string(), "no such tool");
 /// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
