@@ -27,13 +27,14 @@ extern crate self as dspy;
 // The surface, listed on purpose: the documented modules and the items most programs name.
 // `dspy_core`'s internals (parsing, Python formatting, the signature grammar) are not here.
 pub use dspy_core::{
-    adapter, data, error, evaluate, example, lm, module, prediction, retrieve, settings, signature, telemetry, trace, types, usage,
+    adapter, data, dummy, error, evaluate, example, lm, module, prediction, retrieve, settings, signature, telemetry, trace, types, usage,
 };
-pub use dspy_core::{Adapter, ChatAdapter, JSONAdapter, XMLAdapter};
-pub use dspy_core::{Error, ParseError, Result, SignatureError};
+pub use dspy_core::{Adapter, ChatAdapter, FormatOutputs, JSONAdapter, XMLAdapter};
+pub use dspy_core::{Error, InputError, ParseError, Result, SignatureError, StateError};
+pub use dspy_core::{DummyLM, LmHistoryEntry};
 pub use dspy_core::{Example, Predicted, Prediction};
 pub use dspy_core::{
-    CacheConfig, Capabilities, Content, ContentPart, DummyLM, LM, LanguageModel, LmConfig, LmError, LmOutput, LmRequest,
+    CacheConfig, Capabilities, Content, ContentPart, LM, LanguageModel, LmConfig, LmError, LmOutput, LmRequest,
     LmResponse, LmStream, Message, ResponseFormat, Role, StreamEvent, StructuredOutput, ToolCall, ToolSpec, Usage,
     configure_cache, inspect_history,
 };

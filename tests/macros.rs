@@ -118,9 +118,9 @@ fn docs_become_instructions_and_descriptions() {
     let sig = Summarize::signature();
     assert_eq!(sig.instructions(), "Summarize the document.\n\nKeep it short:\n  - one sentence\n  - no jargon");
     let document = sig.field("document").unwrap();
-    assert_eq!(document.desc, "The document\nto summarize.");
+    assert_eq!(document.desc.as_deref(), Some("The document\nto summarize."));
     assert_eq!(document.prefix, "Doc:");
-    assert_eq!(sig.field("summary").unwrap().desc, "one sentence");
+    assert_eq!(sig.field("summary").unwrap().desc.as_deref(), Some("one sentence"));
     // `rename` is the name in prompts; the prefix is inferred from it.
     let keywords = sig.field("keyWords").unwrap();
     assert_eq!(keywords.prefix, "Key Words:");
@@ -424,7 +424,7 @@ fn doc_example_derive() {
     assert_eq!(sig.name(), "BasicQA");
     assert_eq!(sig.instructions(), "Answer questions with short factoid answers.");
     assert_eq!(sig.to_short_string(), "question -> answer, confidence_score");
-    assert_eq!(sig.fields()[0].desc, "The question to answer.");
+    assert_eq!(sig.fields()[0].desc.as_deref(), Some("The question to answer."));
     assert_eq!(sig.fields()[1].prefix, "Short Answer:");
     assert_eq!(sig.fields()[2].ty.name(), "Union[float, NoneType]");
 

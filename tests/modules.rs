@@ -138,8 +138,10 @@ async fn typed_forward_reads_inputs_by_name() {
 
     let err = Module::forward(&p, &Example::new().with("context", json!([]))).await.unwrap_err();
     assert!(err.to_string().contains("`Program::forward` needs the input `question`"), "{err}");
+    assert!(matches!(&err, dspy::Error::Input(dspy::InputError::Missing { field, .. }) if field == "question"), "{err:?}");
     let err = Module::forward(&p, &Example::new().with("question", 3)).await.unwrap_err();
     assert!(err.to_string().contains("input `question` of `Program::forward`"), "{err}");
+    assert!(matches!(&err, dspy::Error::Input(dspy::InputError::WrongType { field, expected, .. }) if field == "question" && expected.contains("String")), "{err:?}");
 }
 
 /// A synchronous `forward` over the whole example, returning a JSON object.

@@ -1,8 +1,33 @@
 //! Typed errors. Every failure a user can cause or meet is one of these, never a panic.
+//!
+//! Each area owns its error type ([`LmError`], [`ParseError`], the module area's
+//! [`ToolError`](crate::module::ToolError) ...) and [`Error`] wraps them. The module and retrieve
+//! areas keep theirs in leaf `error` files that import nothing else of their area, so this file
+//! depends on those leaves only and no import cycle runs through it.
 
-use crate::lm::LmError;
+use std::borrow::Cow;
+use std::path::PathBuf;
+
+use crate::lm::error::LmError;
+use crate::module::error::{AssertionError, SandboxError, StateMismatch, ToolError};
+use crate::retrieve::error::RetrieveError;
+use crate::types::error::MediaError;
 
 /// Any error of the dspy runtime.
+///
+/// Code outside dspy (a tool, a metric, a program's `forward`) returns its own failures as
+/// [`Error::msg`] (a message) or [`Error::custom`] (any error, kept whole for downcasting);
+/// `?` also converts a `Box<dyn std::error::Error + Send + Sync>`.
+///
+/// ```
+/// let err = dspy_core::Error::msg("the judge refused");
+/// assert_eq!(err.to_string(), "the judge refused");
+/// let io = std::io::Error::other("disk full");
+/// let err = dspy_core::Error::custom(io);
+/// assert!(matches!(&err, dspy_core::Error::Custom(e) if e.downcast_ref::<std::io::Error>().is_some()));
+/// let boxed: Box<dyn std::error::Error + Send + Sync> = "no such tool".into();
+/// assert_eq!(dspy_core::Error::from(boxed).to_string(), "no such tool");
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -20,9 +45,9 @@ pub enum Error {
         "no language model configured: call `dspy::configure(Settings::new().lm(...))` or give the predictor an LM"
     )]
     NoLm,
-    /// The inputs given to a module do not fit its signature.
-    #[error("invalid input: {0}")]
-    Input(String),
+    /// The inputs or arguments given to a module, metric, evaluator or optimizer are unusable.
+    #[error(transparent)]
+    Input(#[from] InputError),
     /// Parsed outputs could not be converted into the typed output struct.
     #[error("could not convert the prediction into `{type_name}`: {reason}")]
     Output {
@@ -31,33 +56,30 @@ pub enum Error {
         /// Why the conversion failed.
         reason: String,
     },
-    /// Saved state could not be read, written or applied.
-    #[error("state error: {0}")]
-    State(String),
+    /// Saved state (a program, a report, results) could not be read, written or applied.
+    #[error(transparent)]
+    State(#[from] StateError),
     /// A file could not be read or written.
     #[error("i/o error on {path}: {source}")]
     Io {
         /// The file concerned.
-        path: std::path::PathBuf,
+        path: PathBuf,
         /// The underlying error.
         #[source]
         source: std::io::Error,
     },
     /// An image or audio input could not be used.
     #[error(transparent)]
-    Media(#[from] crate::types::MediaError),
-    /// Any other failure in a user-supplied piece (tool, metric, module).
-    #[error("{0}")]
-    Other(String),
+    Media(#[from] MediaError),
     /// A saved program's predictors do not match this program's (names or fields).
     #[error(transparent)]
-    StateMismatch(#[from] crate::module::StateMismatch),
+    StateMismatch(#[from] StateMismatch),
     /// A `dspy::Assert` failed and backtracking did not fix it.
     #[error(transparent)]
-    Assertion(#[from] crate::module::AssertionError),
+    Assertion(#[from] AssertionError),
     /// A retriever or embedder failed.
     #[error(transparent)]
-    Retrieve(#[from] crate::retrieve::RetrieveError),
+    Retrieve(#[from] RetrieveError),
     /// `Parallel` or `Evaluate` stopped because more items failed than `max_errors` allows.
     #[error("stopped after {errors} failed item(s) (max_errors = {max_errors}); last error: {last}")]
     TooManyErrors {
@@ -70,7 +92,7 @@ pub enum Error {
     },
     /// Generated code could not be run at all (no interpreter, or no sandbox on this platform).
     #[error(transparent)]
-    Sandbox(#[from] crate::module::SandboxError),
+    Sandbox(#[from] SandboxError),
     /// A module ran out of attempts (ProgramOfThought's `max_iters`), with DSPy's message.
     #[error("Max hops reached. Failed to run {module}: {last_error}")]
     MaxIters {
@@ -83,7 +105,165 @@ pub enum Error {
     },
     /// A tool failed when called directly (agents show tool failures to the LM instead).
     #[error(transparent)]
-    Tool(#[from] crate::module::ToolError),
+    Tool(#[from] ToolError),
+    /// A module or optimizer has nothing to return: every attempt or candidate failed, or none
+    /// was made.
+    #[error("{what}: {reason}")]
+    NoResult {
+        /// The module or optimizer (`COPRO`, `BestOfN`...).
+        what: Cow<'static, str>,
+        /// What happened, with a hint when there is one.
+        reason: String,
+    },
+    /// An optimizer's budget of LM calls (or metric calls) is used up.
+    #[error("the {resource} budget is spent")]
+    BudgetSpent {
+        /// `LM-call` or `metric-call`.
+        resource: &'static str,
+    },
+    /// Telemetry (the OTLP exporter or the tracing subscriber) could not be set up or flushed.
+    #[error("{action}: {source}")]
+    Telemetry {
+        /// What was being done.
+        action: &'static str,
+        /// The exporter's or subscriber's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A failure of code outside dspy (a user's tool, metric or module, or an extension's own
+    /// error type), kept whole: its message and source chain are its own, and it can be
+    /// downcast.
+    #[error(transparent)]
+    Custom(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl Error {
+    /// An error with just a message, for failures of your own code (as `anyhow::Error::msg`).
+    pub fn msg(message: impl std::fmt::Display) -> Self {
+        Error::Custom(message.to_string().into())
+    }
+
+    /// Wraps any error of your own code (or a message: `&str` and `String` convert too); the
+    /// original stays reachable with `downcast_ref` on [`Error::Custom`].
+    pub fn custom(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Error::Custom(error.into())
+    }
+}
+
+impl From<Box<dyn std::error::Error + Send + Sync>> for Error {
+    fn from(error: Box<dyn std::error::Error + Send + Sync>) -> Self {
+        Error::Custom(error)
+    }
+}
+
+/// The inputs given to a module or metric, or the arguments given to an evaluator or
+/// optimizer, cannot be used. `needed_by` names who refused them.
+///
+/// ```
+/// use dspy_core::error::InputError;
+/// let e = InputError::Missing { needed_by: "ProgramOfThought".into(), field: "question".into() };
+/// assert_eq!(e.to_string(), "ProgramOfThought needs the input `question`, which was not given");
+/// ```
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InputError {
+    /// A required input field is absent.
+    #[error("{needed_by} needs the input `{field}`, which was not given")]
+    Missing {
+        /// The module, metric or program (`` `QA::forward` ``, `SemanticF1`...).
+        needed_by: Cow<'static, str>,
+        /// The field.
+        field: String,
+    },
+    /// An input field's value does not have the type asked for.
+    #[error("input `{field}` of {needed_by}: expected {expected}: {reason}")]
+    WrongType {
+        /// The module, metric or program.
+        needed_by: Cow<'static, str>,
+        /// The field.
+        field: String,
+        /// The type asked for (a Rust type name or a description).
+        expected: Cow<'static, str>,
+        /// Why the value does not fit (serde's explanation, or the value given).
+        reason: String,
+    },
+    /// Inputs (or completions) must serialise to a field map, and these did not.
+    #[error("{what} must serialise to an object: {reason}")]
+    NotAnObject {
+        /// What was given (`inputs`, `a completion`).
+        what: Cow<'static, str>,
+        /// What it serialised to, or why it could not be serialised.
+        reason: String,
+    },
+    /// A data set (trainset, devset, valset) is empty or too small, in DSPy's wording.
+    #[error("{needed_by}: {message}")]
+    Dataset {
+        /// The evaluator or optimizer.
+        needed_by: Cow<'static, str>,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The program does not have the shape needed (no predictor, a teacher of another
+    /// structure...).
+    #[error("{needed_by}: {message}")]
+    Program {
+        /// The optimizer or module.
+        needed_by: Cow<'static, str>,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A setting or other argument is invalid, in DSPy's wording.
+    #[error("{needed_by}: {message}")]
+    Invalid {
+        /// The module, metric, evaluator or optimizer.
+        needed_by: Cow<'static, str>,
+        /// What is wrong with it.
+        message: String,
+    },
+}
+
+/// Saved state (a program's JSON, a compile report, evaluation results) could not be read,
+/// written or applied.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StateError {
+    /// A file is not what it should be (not JSON at all, or not the expected document).
+    #[error("{} is not {expected}: {source}", path.display())]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// What it should be (`valid JSON`, `a compile report`).
+        expected: &'static str,
+        /// serde's explanation.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// Something could not be serialised.
+    #[error("cannot serialise {what}: {source}")]
+    Serialize {
+        /// What (`the program state`, `the report`).
+        what: &'static str,
+        /// serde's explanation.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The document has the wrong overall shape.
+    #[error("{what} must be {expected}")]
+    Shape {
+        /// The document (`a saved program`).
+        what: &'static str,
+        /// Its expected shape.
+        expected: &'static str,
+    },
+    /// One entry of a predictor's saved state is invalid.
+    #[error("invalid `{key}` in predictor state: {source}")]
+    InvalidEntry {
+        /// The key (`signature`, `demos`).
+        key: &'static str,
+        /// serde's explanation.
+        #[source]
+        source: serde_json::Error,
+    },
 }
 
 /// Shorthand for results of the dspy runtime.
@@ -172,13 +352,4 @@ pub enum ParseError {
         /// The adapter that parsed.
         adapter: &'static str,
     },
-}
-
-/// The first 200 characters of a completion, for error messages.
-pub(crate) fn snippet(text: &str) -> String {
-    const MAX: usize = 200;
-    match text.char_indices().nth(MAX) {
-        Some((i, _)) => format!("{}…", &text[..i]),
-        None => text.to_string(),
-    }
 }

@@ -9,6 +9,7 @@
 
 pub mod adapter;
 pub mod data;
+pub mod dummy;
 pub mod error;
 pub mod evaluate;
 pub mod example;
@@ -25,11 +26,12 @@ pub mod trace;
 pub mod types;
 pub mod usage;
 
-pub use adapter::{Adapter, ChatAdapter, JSONAdapter, XMLAdapter};
-pub use error::{Error, ParseError, Result, SignatureError};
+pub use adapter::{Adapter, ChatAdapter, FormatOutputs, JSONAdapter, XMLAdapter};
+pub use dummy::{DummyLM, LmHistoryEntry};
+pub use error::{Error, InputError, ParseError, Result, SignatureError, StateError};
 pub use example::Example;
 pub use lm::{
-    CacheConfig, Capabilities, Content, ContentPart, DummyLM, LM, LanguageModel, LmConfig, LmError, LmOutput, LmRequest,
+    CacheConfig, Capabilities, Content, ContentPart, LM, LanguageModel, LmConfig, LmError, LmOutput, LmRequest,
     LmResponse, LmStream, Message, ResponseFormat, Role, StreamEvent, StructuredOutput, ToolCall, ToolSpec, Usage,
     configure_cache, inspect_history,
 };

@@ -6,21 +6,9 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
+pub use crate::module::id::PredictorId;
 use crate::prediction::Prediction;
 use crate::settings::{self, Settings, TraceSink};
-
-/// Identifies one predictor instance within a process.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct PredictorId(pub u64);
-
-impl PredictorId {
-    /// A new, unique id.
-    pub fn fresh() -> Self {
-        use std::sync::atomic::{AtomicU64, Ordering};
-        static NEXT: AtomicU64 = AtomicU64::new(1);
-        PredictorId(NEXT.fetch_add(1, Ordering::Relaxed))
-    }
-}
 
 /// One traced predictor call.
 #[derive(Clone, Debug, PartialEq)]

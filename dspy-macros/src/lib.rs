@@ -43,7 +43,7 @@ use syn::{DeriveInput, parse_macro_input};
 /// assert_eq!(sig.name(), "BasicQA");
 /// assert_eq!(sig.instructions(), "Answer questions with short factoid answers.");
 /// assert_eq!(sig.to_short_string(), "question -> answer, confidence_score");
-/// assert_eq!(sig.fields()[0].desc, "The question to answer.");
+/// assert_eq!(sig.fields()[0].desc.as_deref(), Some("The question to answer."));
 /// assert_eq!(sig.fields()[1].prefix, "Short Answer:");
 /// assert_eq!(sig.fields()[2].ty.name(), "Union[float, NoneType]");
 ///

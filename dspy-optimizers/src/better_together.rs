@@ -13,7 +13,7 @@ use rand::seq::SliceRandom;
 use serde_json::json;
 
 use crate::engine::{RunConfig, seeded_rng};
-use crate::{BootstrapFewShotWithRandomSearch, BootstrapFinetune, CompileReport, Compiled, Optimizer, Trial};
+use crate::{BootstrapFewShotWithRandomSearch, BootstrapFinetune, CompileReport, Compiled, Optimizer, Split, Trial};
 
 /// Why a BetterTogether compilation could not start.
 ///
@@ -53,7 +53,7 @@ pub enum BetterTogetherError {
 
 impl From<BetterTogetherError> for dspy_core::Error {
     fn from(e: BetterTogetherError) -> Self {
-        dspy_core::Error::Input(e.to_string())
+        dspy_core::InputError::Invalid { needed_by: "BetterTogether".into(), message: e.to_string() }.into()
     }
 }
 
@@ -409,7 +409,7 @@ where
         };
         let mut report = CompileReport::new("BetterTogether");
         report.seed = Some(self.run.seed);
-        let split = if valset.is_some() { "val" } else { "none" };
+        let split = if valset.is_some() { Split::Val } else { Split::NotEvaluated };
         let n = valset.as_ref().map_or(0, Vec::len);
         report.trials = candidates
             .iter()

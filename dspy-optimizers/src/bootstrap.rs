@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use dspy_core::evaluate::Metric;
 use dspy_core::trace::PredictorId;
-use dspy_core::{Error, Example, LanguageModel, Module, Result, Settings, settings, usage};
+use dspy_core::{Error, Example, InputError, LanguageModel, Module, Result, Settings, settings, usage};
 use rand::RngExt;
 use rand::seq::{IndexedRandom, SliceRandom};
 use serde::{Deserialize, Serialize};
@@ -18,7 +18,7 @@ use serde_json::json;
 
 use crate::engine::{Engine, RunConfig, SeededRng, cleared_copy, derive_seed, seeded_rng, with_rollout};
 use crate::labeled_few_shot::assign_labeled;
-use crate::report::Progress;
+use crate::progress::Progress;
 use crate::{CompileReport, Compiled, Optimizer, augmented_demo};
 
 /// Composes each predictor's demos from bootstrapped traces and labeled examples.
@@ -306,7 +306,7 @@ pub(crate) async fn bootstrap_traces<P: Module + Clone>(
             {
                 progress.finish();
                 let last = one.last_error.unwrap_or_default();
-                return Err(Error::TooManyErrors { errors: result.errors, max_errors: max, last: Box::new(Error::Other(last)) });
+                return Err(Error::TooManyErrors { errors: result.errors, max_errors: max, last: Box::new(Error::msg(last)) });
             }
             if one.success && result.bootstrapped.len() < max_bootstraps {
                 result.bootstrapped.push(i);
@@ -363,20 +363,20 @@ pub(crate) fn check_same_structure<A: Module + ?Sized, B: Module + ?Sized>(stude
     let s = student.named_predictors();
     let t = teacher.named_predictors();
     if s.len() != t.len() {
-        return Err(Error::Input(format!(
+        return Err(InputError::Program { needed_by: "BootstrapFewShot".into(), message: format!(
             "student and teacher must have the same number of predictors ({} vs {})",
             s.len(),
             t.len()
-        )));
+        ) }.into());
     }
     for ((n1, p1), (n2, p2)) in s.iter().zip(&t) {
         if n1 != n2 {
-            return Err(Error::Input(format!("student and teacher must have the same program structure (`{n1}` vs `{n2}`)")));
+            return Err(InputError::Program { needed_by: "BootstrapFewShot".into(), message: format!("student and teacher must have the same program structure (`{n1}` vs `{n2}`)") }.into());
         }
         let f1: Vec<&str> = p1.signature().fields().iter().map(|f| f.name.as_str()).collect();
         let f2: Vec<&str> = p2.signature().fields().iter().map(|f| f.name.as_str()).collect();
         if f1 != f2 {
-            return Err(Error::Input(format!("student and teacher must have the same signatures (`{n1}`: {f1:?} vs {f2:?})")));
+            return Err(InputError::Program { needed_by: "BootstrapFewShot".into(), message: format!("student and teacher must have the same signatures (`{n1}`: {f1:?} vs {f2:?})") }.into());
         }
     }
     Ok(())

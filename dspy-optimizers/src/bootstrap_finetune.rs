@@ -152,14 +152,15 @@ pub enum FinetuneError {
 
 impl From<FinetuneError> for dspy_core::Error {
     /// Through the [`Optimizer`] trait, finetune failures without a counterpart in
-    /// [`dspy_core::Error`] arrive as [`dspy_core::Error::Other`] with the same message; call
+    /// [`dspy_core::Error`] arrive as [`dspy_core::Error::Custom`] (downcast it to the
+    /// [`FinetuneError`]); call
     /// [`BootstrapFinetune::finetune`] to match on [`FinetuneError`].
     fn from(e: FinetuneError) -> Self {
         match e {
             FinetuneError::Core(e) => e,
             FinetuneError::Lm(e) => dspy_core::Error::Lm(e),
             FinetuneError::Io { path, source } => dspy_core::Error::Io { path, source },
-            other => dspy_core::Error::Other(other.to_string()),
+            other => dspy_core::Error::custom(other),
         }
     }
 }

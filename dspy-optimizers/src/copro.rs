@@ -9,13 +9,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use dspy_core::evaluate::Metric;
-use dspy_core::{Error, Example, LanguageModel, LmConfig, Module, Prediction, Result, Signature, usage};
+use dspy_core::{Error, Example, InputError, LanguageModel, LmConfig, Module, Prediction, Result, Signature, usage};
 use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::engine::{Engine, RunConfig};
 use crate::proposer::{basic_generate_instruction, generate_instruction_given_attempts, predict_once};
-use crate::{CompileReport, Compiled, Optimizer, Trial};
+use crate::{CompileReport, Compiled, Optimizer, Split, Trial};
 
 /// COPRO: instruction (and output-prefix) search by breadth × depth coordinate ascent.
 ///
@@ -181,10 +181,10 @@ impl Optimizer for Copro {
         P: Module + Clone + 'static,
     {
         if self.breadth <= 1 {
-            return Err(Error::Input("Breadth must be greater than 1".into()));
+            return Err(InputError::Invalid { needed_by: "COPRO".into(), message: "Breadth must be greater than 1".into() }.into());
         }
         if trainset.is_empty() {
-            return Err(Error::Input("COPRO needs a non-empty trainset".into()));
+            return Err(InputError::Dataset { needed_by: "COPRO".into(), message: "needs a non-empty trainset".into() }.into());
         }
         let started = Instant::now();
         let engine = self.run.engine();
@@ -209,7 +209,7 @@ impl Copro {
         let base: Vec<(String, Signature)> = module.named_predictors().into_iter().map(|(n, p)| (n, p.signature().clone())).collect();
         let k = base.len();
         if k == 0 {
-            return Err(Error::Input("COPRO needs a program with at least one predictor".into()));
+            return Err(InputError::Program { needed_by: "COPRO".into(), message: "needs a program with at least one predictor".into() }.into());
         }
 
         // Seed the search: breadth − 1 proposals plus the current instruction, per predictor.
@@ -258,8 +258,8 @@ impl Copro {
                     total_calls += 1;
                     let name = &base[p_i].0;
                     let mut trial = match &run {
-                        Some(run) => Trial::from_run(format!("depth {}, {name}, candidate {}", d + 1, c_i + 1), "train", run),
-                        None => Trial::new(format!("depth {}, {name}, candidate {} (failed)", d + 1, c_i + 1), 0.0).split("train"),
+                        Some(run) => Trial::from_run(format!("depth {}, {name}, candidate {}", d + 1, c_i + 1), Split::Train, run),
+                        None => Trial::new(format!("depth {}, {name}, candidate {} (failed)", d + 1, c_i + 1), 0.0).split(Split::Train),
                     };
                     trial = trial.details(json!({"predictor": name, "depth": d, "instruction": proposal.instruction, "prefix": proposal.prefix}));
                     report.trials.push(trial);
@@ -318,7 +318,7 @@ impl Copro {
         }
 
         if evaluations_ok == 0 {
-            return Err(last_error.unwrap_or_else(|| Error::Other("COPRO evaluated no candidate (is the budget too small?)".into())));
+            return Err(last_error.unwrap_or_else(|| Error::NoResult { what: "COPRO".into(), reason: "evaluated no candidate (is the budget too small?)".into() }));
         }
         if self.track_stats {
             for p_i in 0..k {
@@ -333,7 +333,7 @@ impl Copro {
         let mut all: Vec<(usize, &Evaluated<P>)> = evaluated.iter().enumerate().flat_map(|(i, es)| es.iter().map(move |e| (i, e))).collect();
         all.sort_by(|a, b| b.1.score.total_cmp(&a.1.score));
         let all = drop_duplicates(all);
-        let (_, best) = all.first().ok_or_else(|| Error::Other("COPRO evaluated no candidate".into()))?;
+        let (_, best) = all.first().ok_or_else(|| Error::NoResult { what: "COPRO".into(), reason: "evaluated no candidate".into() })?;
         let program = best.program.clone();
         report.best_score = Some(best.score);
         report.best_trial = report.trials.iter().position(|t| t.score == best.score && t.details["instruction"] == json!(best.proposal.instruction));

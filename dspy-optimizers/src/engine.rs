@@ -23,7 +23,7 @@ use futures::StreamExt;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
-use crate::report::Progress;
+use crate::progress::Progress;
 
 /// The random generator every optimizer uses: ChaCha8, seeded, portable.
 pub type SeededRng = rand::rngs::ChaCha8Rng;

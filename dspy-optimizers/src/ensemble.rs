@@ -11,7 +11,7 @@
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use dspy_core::{Error, Example, Module, Prediction, Predictor, Result, majority};
+use dspy_core::{Example, InputError, Module, Prediction, Predictor, Result, majority};
 use serde_json::{Map, Value};
 
 use crate::engine::{SeededRng, seeded_rng};
@@ -24,7 +24,7 @@ use crate::engine::{SeededRng, seeded_rng};
 /// // Keeps the longest answer.
 /// let longest: ReduceFn = std::sync::Arc::new(|preds: &[Prediction]| {
 ///     preds.iter().max_by_key(|p| p.get_str("answer").map_or(0, str::len)).cloned()
-///         .ok_or_else(|| dspy_core::Error::Input("no prediction".into()))
+///         .ok_or_else(|| dspy_core::Error::msg("no prediction"))
 /// });
 /// let p = |a: &str| Prediction::new(serde_json::json!({"answer": a}).as_object().unwrap().clone());
 /// assert_eq!(longest(&[p("ab"), p("abc")]).unwrap().get_str("answer"), Some("abc"));
@@ -119,13 +119,13 @@ impl Ensemble {
     /// number (DSPy's `random.sample` would fail on the first call).
     pub fn compile<P: Module>(&self, programs: Vec<P>) -> Result<EnsembledProgram<P>> {
         if programs.is_empty() {
-            return Err(Error::Input("Ensemble needs at least one program".into()));
+            return Err(InputError::Program { needed_by: "Ensemble".into(), message: "needs at least one program".into() }.into());
         }
         let size = self.size.filter(|&n| n > 0);
         if let Some(n) = size
             && n > programs.len()
         {
-            return Err(Error::Input(format!("Ensemble size {n} exceeds the number of programs ({})", programs.len())));
+            return Err(InputError::Invalid { needed_by: "Ensemble".into(), message: format!("size {n} exceeds the number of programs ({})", programs.len()) }.into());
         }
         Ok(EnsembledProgram { programs, size, reduce_fn: self.reduce_fn.clone(), seed: self.seed, rng: Mutex::new(seeded_rng(self.seed)) })
     }

@@ -27,7 +27,7 @@ use std::time::Instant;
 
 use dspy_core::evaluate::{Metric, Score};
 use dspy_core::trace::PredictorId;
-use dspy_core::{Error, Example, JSONAdapter, LanguageModel, LmConfig, Module, Result, usage};
+use dspy_core::{Error, Example, InputError, JSONAdapter, LanguageModel, LmConfig, Module, Result, usage};
 use rand::seq::{IndexedRandom, SliceRandom};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -37,7 +37,7 @@ use crate::gepa_merge::{Candidate, MergeLog, attempt_merge, merge_subsample};
 use crate::mipro::AutoMode;
 use crate::pareto::{ParetoFrontier, find_dominators};
 use crate::proposer::{predict_once, propose_instruction};
-use crate::{CompileReport, Compiled, Optimizer, Trial};
+use crate::{CompileReport, Compiled, Optimizer, Split, Trial};
 
 /// How GEPA's budget is set (exactly one, as DSPy requires).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -264,7 +264,7 @@ impl Gepa {
                 .run
                 .max_metric_calls
                 .map(|n| n as usize)
-                .ok_or_else(|| Error::Input("Exactly one of max_metric_calls, max_full_evals, auto must be set.".into())),
+                .ok_or_else(|| InputError::Invalid { needed_by: "GEPA".into(), message: "Exactly one of max_metric_calls, max_full_evals, auto must be set.".into() }.into()),
         }
     }
 }
@@ -377,7 +377,7 @@ impl Optimizer for Gepa {
         P: Module + Clone + 'static,
     {
         if trainset.is_empty() {
-            return Err(Error::Input("Trainset must be provided and non-empty".into()));
+            return Err(InputError::Dataset { needed_by: "GEPA".into(), message: "Trainset must be provided and non-empty".into() }.into());
         }
         let started = Instant::now();
         // Like DSPy's GEPA evaluations (`max_errors = len(batch) * 100`), failures never stop one.
@@ -411,13 +411,11 @@ impl Gepa {
     ) -> Result<(P, CompileReport)> {
         let names: Vec<String> = student.named_predictors().into_iter().map(|(n, _)| n).collect();
         if names.is_empty() {
-            return Err(Error::Input("GEPA needs a program with at least one predictor".into()));
+            return Err(InputError::Program { needed_by: "GEPA".into(), message: "needs a program with at least one predictor".into() }.into());
         }
         let max_metric_calls = self.metric_call_budget(names.len(), trainset.len(), valset.map(<[Example]>::len))? as u64;
         if self.reflection_lm.is_none() && dspy_core::settings::current().lm().is_none() {
-            return Err(Error::Input(
-                "GEPA requires a reflection language model: set `reflection_lm` (a strong model works best) or configure an LM".into(),
-            ));
+            return Err(InputError::Invalid { needed_by: "GEPA".into(), message: "requires a reflection language model: set `reflection_lm` (a strong model works best) or configure an LM".into(), }.into());
         }
         let valset: &[Example] = valset.filter(|v| !v.is_empty()).unwrap_or(trainset);
         let mut report = CompileReport::new("GEPA");
@@ -431,7 +429,7 @@ impl Gepa {
         let seed_run = engine.evaluate(&self.build(student, &seed), valset, metric).await?;
         if seed_run.errors == valset.len() {
             let first = seed_run.outcomes.iter().find_map(|o| o.error.clone()).unwrap_or_default();
-            return Err(Error::Other(format!("GEPA: the program failed on every validation example (first error: {first})")));
+            return Err(Error::NoResult { what: "GEPA".into(), reason: format!("the program failed on every validation example (first error: {first})") });
         }
         let mut state = State {
             candidates: Vec::new(),
@@ -447,7 +445,7 @@ impl Gepa {
         state.add(seed, Vec::new(), &seed_run, 0, self.track_best_outputs);
         state.parents[0] = vec![None];
         state.total_evals = valset.len() as u64;
-        report.trials.push(Trial::from_run("candidate 0 (seed)", "val", &seed_run).details(json!({"candidate": 0, "parents": []})));
+        report.trials.push(Trial::from_run("candidate 0 (seed)", Split::Val, &seed_run).details(json!({"candidate": 0, "parents": []})));
         let mut trial_of_candidate = vec![0usize];
 
         let mut merges_due = 0usize;
@@ -489,8 +487,8 @@ impl Gepa {
                             state.total_evals += full.metric_calls;
                             let idx = state.add(candidate, vec![id1, id2], &full, discovered, self.track_best_outputs);
                             report.trials.push(
-                                Trial::from_run(format!("candidate {idx} (merge of {id1} and {id2} via {ancestor})"), "val", &full)
-                                    .with_split_score("merge_subsample", new_sum / examples.len().max(1) as f64)
+                                Trial::from_run(format!("candidate {idx} (merge of {id1} and {id2} via {ancestor})"), Split::Val, &full)
+                                    .with_split_score(Split::MergeSubsample, new_sum / examples.len().max(1) as f64)
                                     .details(json!({"candidate": idx, "parents": [id1, id2], "ancestor": ancestor, "merge": true})),
                             );
                             trial_of_candidate.push(report.trials.len() - 1);
@@ -499,7 +497,7 @@ impl Gepa {
                         } else {
                             report.trials.push(
                                 Trial::new(format!("merge of {id1} and {id2} via {ancestor} (rejected)"), new_sum / examples.len().max(1) as f64)
-                                    .split("merge_subsample")
+                                    .split(Split::MergeSubsample)
                                     .evaluated_on(examples.len())
                                     .details(json!({"parents": [id1, id2], "ancestor": ancestor, "merge": true, "accepted": false})),
                             );
@@ -566,8 +564,8 @@ impl Gepa {
                 state.total_evals += full.metric_calls;
                 let idx = state.add(child, vec![parent], &full, discovered, self.track_best_outputs);
                 report.trials.push(
-                    Trial::from_run(format!("candidate {idx} (from {parent}, rewrote {})", components.iter().map(|&c| names[c].as_str()).collect::<Vec<_>>().join(", ")), "val", &full)
-                        .with_split_score("minibatch", new_sum / minibatch.len().max(1) as f64)
+                    Trial::from_run(format!("candidate {idx} (from {parent}, rewrote {})", components.iter().map(|&c| names[c].as_str()).collect::<Vec<_>>().join(", ")), Split::Val, &full)
+                        .with_split_score(Split::Minibatch, new_sum / minibatch.len().max(1) as f64)
                         .details(json!({"candidate": idx, "parents": [parent], "minibatch_before": old_sum, "minibatch_after": new_sum})),
                 );
                 trial_of_candidate.push(report.trials.len() - 1);
@@ -585,7 +583,7 @@ impl Gepa {
                         format!("proposal from {parent} for {} (rejected: {new_sum} ≤ {old_sum} on the minibatch)", components.iter().map(|&c| names[c].as_str()).collect::<Vec<_>>().join(", ")),
                         new_sum / minibatch.len().max(1) as f64,
                     )
-                    .split("minibatch")
+                    .split(Split::Minibatch)
                     .evaluated_on(minibatch.len())
                     .lm_calls(child_run.lm_calls)
                     .details(json!({

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use dspy_core::evaluate::Metric;
 use dspy_core::retrieve::{Embedder, RetrieveError};
-use dspy_core::{Error, Example, Module, Prediction, Predictor, Result, python};
+use dspy_core::{Example, InputError, Module, Prediction, Predictor, Result, python};
 
 use crate::bootstrap::{BootstrapFewShot, check_same_structure};
 use crate::engine::{RunConfig, cleared_copy};
@@ -62,15 +62,15 @@ impl Knn {
     /// (its labels would leak into the search), or unusable vectors.
     pub async fn new(k: usize, trainset: Vec<Example>, embedder: Arc<dyn Embedder>) -> Result<Self> {
         if k == 0 {
-            return Err(Error::Input("KNN needs k >= 1".into()));
+            return Err(InputError::Invalid { needed_by: "KNNFewShot".into(), message: "needs k >= 1".into() }.into());
         }
         if trainset.is_empty() {
-            return Err(Error::Input("KNN needs a non-empty trainset".into()));
+            return Err(InputError::Dataset { needed_by: "KNNFewShot".into(), message: "needs a non-empty trainset".into() }.into());
         }
         let mut texts = Vec::with_capacity(trainset.len());
         for (i, ex) in trainset.iter().enumerate() {
             if ex.input_keys().is_none() {
-                return Err(Error::Input(format!("training example {i} has no input keys; mark them with `with_inputs`")));
+                return Err(InputError::Dataset { needed_by: "KNNFewShot".into(), message: format!("training example {i} has no input keys; mark them with `with_inputs`") }.into());
             }
             texts.push(knn_text(&ex.inputs()));
         }

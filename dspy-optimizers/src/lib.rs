@@ -98,6 +98,7 @@ pub mod knn_few_shot;
 pub mod labeled_few_shot;
 pub mod mipro;
 mod pareto;
+mod progress;
 mod proposer;
 mod proposer_grounded;
 pub mod random_search;
@@ -121,7 +122,7 @@ pub use mipro::{AutoMode, MiproV2};
 pub use proposer_grounded::GroundedProposer;
 pub use random_search::BootstrapFewShotWithRandomSearch;
 pub use simba::Simba;
-pub use report::{CompileReport, PredictorReport, Trial};
+pub use report::{CompileReport, PredictorReport, Split, Trial};
 
 /// Compiles a program: returns an optimized copy of `student` and a report of what was tried.
 ///

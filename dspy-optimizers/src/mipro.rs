@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use dspy_core::evaluate::Metric;
-use dspy_core::{Error, Example, LanguageModel, Module, Result, Settings, settings, usage};
+use dspy_core::{Error, Example, InputError, LanguageModel, Module, Result, Settings, settings, usage};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -31,7 +31,7 @@ use crate::bootstrap::{BootstrapFewShot, DemoSet, create_n_fewshot_demo_sets};
 use crate::engine::{Engine, EvalRun, RunConfig, SeededRng, derive_seed, seeded_rng};
 use crate::proposer_grounded::GroundedProposer;
 use crate::tpe::{ParamValue, Params, SearchSpace, TpeSampler};
-use crate::{CompileReport, Compiled, Optimizer, Trial};
+use crate::{CompileReport, Compiled, Optimizer, Split, Trial};
 
 /// DSPy's `BOOTSTRAPPED_FEWSHOT_EXAMPLES_IN_CONTEXT`: bootstrapped demos per set in zero-shot
 /// mode (used only to ground the proposals).
@@ -87,7 +87,7 @@ impl FromStr for AutoMode {
             "light" => Ok(AutoMode::Light),
             "medium" => Ok(AutoMode::Medium),
             "heavy" => Ok(AutoMode::Heavy),
-            other => Err(Error::Input(format!("Invalid value for auto: {other}. Must be one of light, medium, heavy."))),
+            other => Err(InputError::Invalid { needed_by: "MIPROv2".into(), message: format!("Invalid value for auto: {other}. Must be one of light, medium, heavy.") }.into()),
         }
     }
 }
@@ -357,15 +357,13 @@ impl MiproV2 {
     fn validate(&self) -> Result<()> {
         match (self.auto, self.num_candidates, self.num_trials) {
             (Some(_), None, None) => Ok(()),
-            (Some(_), _, _) => Err(Error::Input(
-                "If auto is not None, num_candidates and num_trials cannot be set, since they would be overridden by the auto settings. Please either set auto to None, or do not specify num_candidates and num_trials.".into(),
-            )),
+            (Some(_), _, _) => Err(InputError::Invalid { needed_by: "MIPROv2".into(), message: "If auto is not None, num_candidates and num_trials cannot be set, since they would be overridden by the auto settings. Please either set auto to None, or do not specify num_candidates and num_trials.".into(), }.into()),
             (None, Some(_), Some(_)) => Ok(()),
-            (None, Some(n), None) => Err(Error::Input(format!(
+            (None, Some(n), None) => Err(InputError::Invalid { needed_by: "MIPROv2".into(), message: format!(
                 "If auto is None, num_trials must also be provided. Given num_candidates={n}, we'd recommend setting num_trials to ~{}.",
                 num_trials_for(1, self.is_zero_shot(), n)
-            ))),
-            (None, None, _) => Err(Error::Input("If auto is None, num_candidates must also be provided.".into())),
+            ) }.into()),
+            (None, None, _) => Err(InputError::Invalid { needed_by: "MIPROv2".into(), message: "If auto is None, num_candidates must also be provided.".into() }.into()),
         }
     }
 
@@ -379,15 +377,15 @@ impl MiproV2 {
     ) -> Result<(P, CompileReport)> {
         self.validate()?;
         if trainset.is_empty() {
-            return Err(Error::Input("Trainset cannot be empty.".into()));
+            return Err(InputError::Dataset { needed_by: "MIPROv2".into(), message: "Trainset cannot be empty.".into() }.into());
         }
         let mut rng = seeded_rng(self.run.seed);
         let (trainset, valset): (Vec<Example>, Vec<Example>) = match valset {
-            Some([]) => return Err(Error::Input("Validation set must have at least 1 example.".into())),
+            Some([]) => return Err(InputError::Dataset { needed_by: "MIPROv2".into(), message: "Validation set must have at least 1 example.".into() }.into()),
             Some(v) => (trainset.to_vec(), v.to_vec()),
             None => {
                 if trainset.len() < 2 {
-                    return Err(Error::Input("Trainset must have at least 2 examples if no valset specified.".into()));
+                    return Err(InputError::Dataset { needed_by: "MIPROv2".into(), message: "Trainset must have at least 2 examples if no valset specified.".into() }.into());
                 }
                 let size = 1000.min(1.max(trainset.len() * 8 / 10));
                 let cutoff = trainset.len() - size;
@@ -397,7 +395,7 @@ impl MiproV2 {
         let zero_shot = self.is_zero_shot();
         let num_predictors = student.named_predictors().len();
         if num_predictors == 0 {
-            return Err(Error::Input("MIPROv2 needs a program with at least one predictor".into()));
+            return Err(InputError::Program { needed_by: "MIPROv2".into(), message: "needs a program with at least one predictor".into() }.into());
         }
         let (plan, valset) = match self.auto {
             Some(auto) => {
@@ -418,7 +416,7 @@ impl MiproV2 {
             }
         };
         if plan.minibatch && self.minibatch_size > valset.len() {
-            return Err(Error::Input(format!("Minibatch size cannot exceed the size of the valset. Valset size: {}.", valset.len())));
+            return Err(InputError::Invalid { needed_by: "MIPROv2".into(), message: format!("Minibatch size cannot exceed the size of the valset. Valset size: {}.", valset.len()) }.into());
         }
         let mut report = CompileReport::new("MIPROv2");
         report.seed = Some(self.run.seed);
@@ -583,7 +581,7 @@ impl MiproV2 {
         let default_program = self.build(program, &default_combo, instructions, demos);
         let (default_score, run) = self.evaluate(engine, &default_program, valset, metric).await;
         let mut evaluated_any = run.is_some();
-        report.trials.push(self.trial("default program", "val", default_score, run.as_ref(), &default_combo));
+        report.trials.push(self.trial("default program", Split::Val, default_score, run.as_ref(), &default_combo));
         let _ = tpe.tell(params_of(&default_combo), default_score);
         let mut best_score = default_score;
         let mut best_program = default_program;
@@ -611,7 +609,7 @@ impl MiproV2 {
             };
             evaluated_any |= run.is_some();
             let full = batch_size >= valset.len();
-            report.trials.push(self.trial(&format!("trial {trial_num}"), if full { "val" } else { "minibatch" }, score, run.as_ref(), &combo));
+            report.trials.push(self.trial(&format!("trial {trial_num}"), if full { Split::Val } else { Split::Minibatch }, score, run.as_ref(), &combo));
             if full && score > best_score {
                 best_score = score;
                 best_program = candidate.clone();
@@ -638,8 +636,8 @@ impl MiproV2 {
                 study_trials += 1;
                 let (full_score, run) = self.evaluate(engine, &candidate, valset, metric).await;
                 evaluated_any |= run.is_some();
-                let mut trial = self.trial(&format!("full evaluation after trial {trial_num}"), "val", full_score, run.as_ref(), &combo);
-                trial = trial.with_split_score("minibatch_mean", mean);
+                let mut trial = self.trial(&format!("full evaluation after trial {trial_num}"), Split::Val, full_score, run.as_ref(), &combo);
+                trial = trial.with_split_score(Split::MinibatchMean, mean);
                 report.trials.push(trial);
                 let _ = tpe.tell(params_of(&combo), full_score);
                 fully_evaluated.push(combo);
@@ -651,12 +649,12 @@ impl MiproV2 {
             }
         }
         if !evaluated_any {
-            return Err(Error::Other("MIPROv2: every evaluation failed (is an LM configured, or the budget too small?)".into()));
+            return Err(Error::NoResult { what: "MIPROv2".into(), reason: "every evaluation failed (is an LM configured, or the budget too small?)".into() });
         }
         Ok((best_program, best_score))
     }
 
-    fn trial(&self, description: &str, split: &str, score: f64, run: Option<&EvalRun>, combo: &Combo) -> Trial {
+    fn trial(&self, description: &str, split: Split, score: f64, run: Option<&EvalRun>, combo: &Combo) -> Trial {
         let trial = match run {
             Some(run) => Trial::from_run(format!("{description}: {}", describe(combo)), split, run),
             None => Trial::new(format!("{description}: {} (evaluation failed)", describe(combo)), score).split(split),

@@ -337,7 +337,7 @@ pub(crate) fn module_code(signature: &Signature) -> String {
 
 /// Calls `signature` once with `inputs` on `lm` (the settings' LM when `None`), with `config`
 /// (temperature, `n`...) and `adapter` (the settings' when `None`), charging the LM calls to
-/// `engine`'s budget. Refuses (with [`Error::Other`]) once the budget's LM calls are spent.
+/// `engine`'s budget. Refuses (with [`Error::BudgetSpent`]) once the budget's LM calls are spent.
 pub(crate) async fn predict_once(
     engine: &Engine,
     lm: Option<&Arc<dyn LanguageModel>>,
@@ -347,7 +347,7 @@ pub(crate) async fn predict_once(
     adapter: Option<Arc<dyn Adapter>>,
 ) -> Result<Prediction> {
     if !engine.budget_ref().try_start_unscored() {
-        return Err(Error::Other("the LM-call budget is spent".into()));
+        return Err(Error::BudgetSpent { resource: "LM-call" });
     }
     let mut predict = Predict::from_signature(signature).with_config(config);
     if let Some(adapter) = adapter {

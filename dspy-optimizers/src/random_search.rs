@@ -7,13 +7,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use dspy_core::evaluate::Metric;
-use dspy_core::{Error, Example, LanguageModel, Module, Result, usage};
+use dspy_core::{Error, Example, InputError, LanguageModel, Module, Result, usage};
 use serde_json::json;
 
 use crate::bootstrap::{BootstrapFewShot, CandidateSpec, ScheduleRng, build_candidate, candidate_schedule};
 use crate::engine::{Engine, RunConfig};
-use crate::report::Progress;
-use crate::{CompileReport, Compiled, Optimizer, Trial};
+use crate::progress::Progress;
+use crate::{CompileReport, Compiled, Optimizer, Split, Trial};
 
 /// Random search over bootstrapped demo sets.
 ///
@@ -183,7 +183,7 @@ impl BootstrapFewShotWithRandomSearch {
         let engine = self.run.engine();
         let (result, used) = usage::track(self.search(student, teacher, trainset, valset, metric, &engine)).await;
         let (candidates, trials) = result?;
-        let best = best_index(&candidates).ok_or_else(|| Error::Input("no candidate program could be evaluated (budget spent?)".into()))?;
+        let best = best_index(&candidates).ok_or_else(|| Error::NoResult { what: "BootstrapFewShotWithRandomSearch".into(), reason: "no candidate program could be evaluated (budget spent?)".into() })?;
         let chosen = &candidates[best];
         let mut report = CompileReport::new("BootstrapFewShotWithRandomSearch");
         report.seed = Some(self.run.seed);
@@ -215,11 +215,11 @@ impl BootstrapFewShotWithRandomSearch {
         let valset = valset.unwrap_or(trainset);
         let schedule = self.schedule(trainset.len());
         if schedule.is_empty() {
-            return Err(Error::Input(format!(
+            return Err(InputError::Invalid { needed_by: "BootstrapFewShotWithRandomSearch".into(), message: format!(
                 "`restrict` {:?} matches no candidate seed in -3..{}",
                 self.restrict,
                 self.num_candidate_programs
-            )));
+            ) }.into());
         }
         let boot = self.bootstrapper();
         let progress = Progress::new(schedule.len(), "Random search", engine.shows_progress());
@@ -233,7 +233,7 @@ impl BootstrapFewShotWithRandomSearch {
             let program = build_candidate(&boot, &spec, student, teacher, trainset, metric, engine, self.labeled_sample).await?;
             let run = engine.evaluate_with(&program, valset, metric, false, &spec.describe()).await?;
             let demos: Vec<usize> = program.named_predictors().iter().map(|(_, p)| p.demos().len()).collect();
-            let trial = Trial::from_run(spec.describe(), "val", &run)
+            let trial = Trial::from_run(spec.describe(), Split::Val, &run)
                 .lm_calls(engine.budget_ref().lm_calls() - lm_before)
                 .details(json!({ "seed": spec.seed, "kind": spec.kind, "demos_per_predictor": demos }));
             progress.advance(&format!("best {:.3}", candidates.iter().map(|c: &ScoredCandidate<P>| c.score).fold(run.score, f64::max)));

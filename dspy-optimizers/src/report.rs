@@ -1,16 +1,15 @@
 //! What a compilation reports: every trial with its scores per split, the chosen instructions
 //! and demos per predictor, LM calls, tokens, cost and wall time. Printable as a table
-//! ([`std::fmt::Display`]) and savable as JSON ([`CompileReport::save_json`], atomic). Also
-//! the progress bar the optimizers draw on stderr.
+//! ([`std::fmt::Display`]) and savable as JSON ([`CompileReport::save_json`], atomic).
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use dspy_core::usage::UsageByModel;
-use dspy_core::{Error, Example, Module, Result, Usage};
+use dspy_core::{Error, Example, Module, Result, StateError, Usage};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -19,9 +18,9 @@ use crate::engine::{Budget, BudgetReport};
 /// What an optimizer tried and what it cost.
 ///
 /// ```
-/// use dspy_optimizers::{CompileReport, Trial};
+/// use dspy_optimizers::{CompileReport, Split, Trial};
 /// let mut report = CompileReport::new("LabeledFewShot");
-/// report.trials.push(Trial::new("k=2", 0.75).split("val"));
+/// report.trials.push(Trial::new("k=2", 0.75).split(Split::Val));
 /// report.best_score = Some(0.75);
 /// assert!(report.to_string().contains("LabeledFewShot"));
 /// let json = serde_json::to_value(&report).unwrap();
@@ -71,10 +70,12 @@ pub struct CompileReport {
 /// One evaluated candidate.
 ///
 /// ```
-/// use dspy_optimizers::Trial;
-/// let t = Trial::new("seed 3: 2 demos", 0.5).split("val").with_split_score("train", 0.75).evaluated_on(20);
-/// assert_eq!(t.scores["train"], 0.75);
-/// assert_eq!(t.scores["val"], 0.5);
+/// use dspy_optimizers::{Split, Trial};
+/// let t = Trial::new("seed 3: 2 demos", 0.5).split(Split::Val).with_split_score(Split::Train, 0.75).evaluated_on(20);
+/// assert_eq!(t.scores[&Split::Train], 0.75);
+/// assert_eq!(t.scores[&Split::Val], 0.5);
+/// // Saved and printed as DSPy-style names.
+/// assert_eq!(serde_json::to_value(&t).unwrap()["scores"], serde_json::json!({"train": 0.75, "val": 0.5}));
 /// ```
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Trial {
@@ -82,12 +83,12 @@ pub struct Trial {
     pub description: String,
     /// Its score (a mean) on `split`.
     pub score: f64,
-    /// The split `score` is measured on (`val`, `train`, `minibatch`...).
+    /// The split `score` is measured on.
     #[serde(default)]
-    pub split: String,
+    pub split: Split,
     /// Scores per split, `split` included.
     #[serde(default)]
-    pub scores: BTreeMap<String, f64>,
+    pub scores: BTreeMap<Split, f64>,
     /// How many examples `score` is over.
     #[serde(default)]
     pub num_examples: usize,
@@ -109,15 +110,15 @@ impl Trial {
     }
 
     /// The split `score` is on (also recorded in `scores`).
-    pub fn split(mut self, split: impl Into<String>) -> Self {
-        self.split = split.into();
-        self.scores.insert(self.split.clone(), self.score);
+    pub fn split(mut self, split: Split) -> Self {
+        self.split = split;
+        self.scores.insert(split, self.score);
         self
     }
 
     /// Adds the score on another split.
-    pub fn with_split_score(mut self, split: impl Into<String>, score: f64) -> Self {
-        self.scores.insert(split.into(), score);
+    pub fn with_split_score(mut self, split: Split, score: f64) -> Self {
+        self.scores.insert(split, score);
         self
     }
 
@@ -146,12 +147,81 @@ impl Trial {
     }
 
     /// A trial from an evaluation on `split`: its score, size, LM calls and completeness.
-    pub fn from_run(description: impl Into<String>, split: &str, run: &crate::engine::EvalRun) -> Self {
+    pub fn from_run(description: impl Into<String>, split: Split, run: &crate::engine::EvalRun) -> Self {
         Trial::new(description, run.score)
             .split(split)
             .evaluated_on(run.evaluated())
             .lm_calls(run.lm_calls)
             .partial(!run.is_complete())
+    }
+}
+
+/// The data a [`Trial`]'s score was measured on. Saved and printed by its DSPy-style name
+/// (`val`, `train`, `minibatch`...), so reports keep the format they had as strings.
+///
+/// ```
+/// use dspy_optimizers::Split;
+/// assert_eq!(Split::MergeSubsample.to_string(), "merge_subsample");
+/// assert_eq!(serde_json::from_str::<Split>("\"minibatch_mean\"").unwrap(), Split::MinibatchMean);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Split {
+    /// Not recorded (a trial built without [`Trial::split`]); written as `""`.
+    #[default]
+    #[serde(rename = "")]
+    Unspecified,
+    /// The trainset.
+    #[serde(rename = "train")]
+    Train,
+    /// The validation set (the whole of it).
+    #[serde(rename = "val")]
+    Val,
+    /// A random minibatch of the validation set (MIPROv2, GEPA, SIMBA).
+    #[serde(rename = "minibatch")]
+    Minibatch,
+    /// The mean of a candidate's minibatch scores (MIPROv2).
+    #[serde(rename = "minibatch_mean")]
+    MinibatchMean,
+    /// The examples GEPA's merge step compares two parents on.
+    #[serde(rename = "merge_subsample")]
+    MergeSubsample,
+    /// Not evaluated (BetterTogether without a valset).
+    #[serde(rename = "none")]
+    NotEvaluated,
+}
+
+impl Split {
+    /// The name reports use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Split::Unspecified => "",
+            Split::Train => "train",
+            Split::Val => "val",
+            Split::Minibatch => "minibatch",
+            Split::MinibatchMean => "minibatch_mean",
+            Split::MergeSubsample => "merge_subsample",
+            Split::NotEvaluated => "none",
+        }
+    }
+}
+
+impl fmt::Display for Split {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// By name, so `scores` keeps the key order it had as a map of strings.
+impl Ord for Split {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl PartialOrd for Split {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
     }
 }
 
@@ -223,7 +293,7 @@ impl CompileReport {
 
     /// The report as pretty JSON.
     pub fn to_json(&self) -> Result<String> {
-        serde_json::to_string_pretty(self).map_err(|e| Error::State(format!("cannot serialise the report: {e}")))
+        serde_json::to_string_pretty(self).map_err(|source| StateError::Serialize { what: "the report", source }.into())
     }
 
     /// Saves the report as JSON, atomically (a temporary file in the same directory, synced,
@@ -246,7 +316,7 @@ impl CompileReport {
     pub fn load_json(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
-        serde_json::from_slice(&bytes).map_err(|e| Error::State(format!("{} is not a compile report: {e}", path.display())))
+        serde_json::from_slice(&bytes).map_err(|source| StateError::Unreadable { path: path.to_path_buf(), expected: "a compile report", source }.into())
     }
 }
 
@@ -304,7 +374,7 @@ impl fmt::Display for CompileReport {
                     "{mark} {:>3}  {:<width$}  {:<9}  {:>7}  {:>5}  {:>8}{partial}",
                     i,
                     clip(&t.description, 48),
-                    clip(&t.split, 9),
+                    clip(t.split.as_str(), 9),
                     pct(t.score),
                     t.num_examples,
                     t.lm_calls
@@ -366,52 +436,4 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         std::fs::remove_file(&tmp).ok();
     }
     result.map_err(io)
-}
-
-/// A progress bar on stderr (indicatif), drawn only when enabled and stderr is a terminal;
-/// every method is a no-op otherwise.
-pub(crate) struct Progress {
-    bar: Option<indicatif::ProgressBar>,
-}
-
-impl Progress {
-    /// A bar over `total` steps, labelled `label`.
-    pub(crate) fn new(total: usize, label: &str, enabled: bool) -> Self {
-        let bar = (enabled && std::io::stderr().is_terminal()).then(|| {
-            let bar = indicatif::ProgressBar::with_draw_target(Some(total as u64), indicatif::ProgressDrawTarget::stderr());
-            if let Ok(style) = indicatif::ProgressStyle::with_template("{msg}: {percent:>3}%|{wide_bar}| {pos}/{len} [{elapsed}<{eta}]") {
-                bar.set_style(style);
-            }
-            bar.set_message(label.to_string());
-            bar
-        });
-        Progress { bar }
-    }
-
-    /// One more step done; `message` describes the state.
-    pub(crate) fn advance(&self, message: &str) {
-        if let Some(bar) = &self.bar {
-            bar.inc(1);
-            bar.set_message(message.to_string());
-        }
-    }
-
-    /// Leaves the final state on screen.
-    pub(crate) fn finish(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish();
-        }
-    }
-}
-
-#[cfg(test)]
-mod examples {
-    //! The examples of this file's crate-internal items (they were doc examples).
-
-    #[test]
-    fn progress() {
-        let bar = crate::report::Progress::new(3, "Bootstrapping", false);
-        bar.advance("1 demo");
-        bar.finish();
-    }
 }

@@ -27,7 +27,7 @@ use std::time::Instant;
 use dspy_core::evaluate::Metric;
 use dspy_core::module::inspect_modules;
 use dspy_core::trace::{PredictorId, TraceEntry};
-use dspy_core::{Error, Example, LanguageModel, LmConfig, Module, Prediction, Result, Settings, settings, usage};
+use dspy_core::{Error, Example, InputError, LanguageModel, LmConfig, Module, Prediction, Result, Settings, settings, usage};
 use rand::RngExt;
 use rand::seq::{IndexedRandom, SliceRandom};
 use serde_json::{Map, Value, json};
@@ -35,7 +35,7 @@ use serde_json::{Map, Value, json};
 use crate::engine::{ConfiguredLm, Engine, RunConfig, SeededRng, derive_seed, seeded_rng, with_rollout};
 use crate::proposer::{offer_feedback, predict_once, program_pseudocode};
 use crate::tpe::weighted_index;
-use crate::{CompileReport, Compiled, Optimizer, Trial, augmented_demo};
+use crate::{CompileReport, Compiled, Optimizer, Split, Trial, augmented_demo};
 
 /// SIMBA: stochastic mini-batch ascent with self-reflective rules and demos.
 ///
@@ -230,7 +230,7 @@ impl Optimizer for Simba {
         P: Module + Clone + 'static,
     {
         if trainset.len() < self.bsize {
-            return Err(Error::Input(format!("Trainset too small: {} < {}", trainset.len(), self.bsize)));
+            return Err(InputError::Dataset { needed_by: "SIMBA".into(), message: format!("Trainset too small: {} < {}", trainset.len(), self.bsize) }.into());
         }
         let started = Instant::now();
         let engine = self.run.engine();
@@ -438,7 +438,7 @@ impl Simba {
                 let avg = s.iter().sum::<f64>() / s.len().max(1) as f64;
                 candidate_scores.push((avg, s));
                 let trial = Trial::new(format!("step {}, candidate {}: {}", step + 1, c + 1, candidates[c].1), avg)
-                    .split("minibatch")
+                    .split(Split::Minibatch)
                     .evaluated_on(chunk.len())
                     .details(json!({"step": step, "program": programs.len() + c}));
                 report.trials.push(trial);
@@ -482,7 +482,7 @@ impl Simba {
                 Ok(run) => {
                     runs_ok += run.outcomes.iter().filter(|o| o.prediction.is_some()).count();
                     final_scores.push(run.score);
-                    report.trials.push(Trial::from_run(format!("winner of step {i} (0 = baseline)"), "train", &run).details(json!({"winner": i})));
+                    report.trials.push(Trial::from_run(format!("winner of step {i} (0 = baseline)"), Split::Train, &run).details(json!({"winner": i})));
                     if best.is_none_or(|(b, _)| run.score > b) {
                         best = Some((run.score, i));
                         report.best_trial = Some(report.trials.len() - 1);
@@ -491,12 +491,12 @@ impl Simba {
                 Err(e) => {
                     tracing::warn!("SIMBA: evaluating winner {i} failed: {e}");
                     final_scores.push(0.0);
-                    report.trials.push(Trial::new(format!("winner of step {i} (evaluation failed)"), 0.0).split("train"));
+                    report.trials.push(Trial::new(format!("winner of step {i} (evaluation failed)"), 0.0).split(Split::Train));
                 }
             }
         }
         if runs_ok == 0 {
-            return Err(Error::Other("SIMBA: no program run succeeded (is an LM configured, or the budget too small?)".into()));
+            return Err(Error::NoResult { what: "SIMBA".into(), reason: "no program run succeeded (is an LM configured, or the budget too small?)".into() });
         }
         let (best_score, best_idx) = best.unwrap_or((0.0, 0));
         report.best_score = Some(best_score);

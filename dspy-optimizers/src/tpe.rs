@@ -251,7 +251,7 @@ pub enum TpeError {
 
 impl From<TpeError> for dspy_core::Error {
     fn from(e: TpeError) -> Self {
-        dspy_core::Error::Other(e.to_string())
+        dspy_core::Error::custom(e)
     }
 }
 

@@ -62,7 +62,7 @@ async fn gepa_requires_a_budget_and_respects_a_hard_cap() {
 mod merge_world {
     use dspy_core::evaluate::{Metric, Score};
     use dspy_core::trace::TraceEntry;
-    use dspy_core::{Adapter, ChatAdapter, Example, JSONAdapter, LanguageModel, LmError, LmRequest, LmResponse, Module, Predict, Prediction, Predictor, Role};
+    use dspy_core::{ChatAdapter, Example, FormatOutputs, JSONAdapter, LanguageModel, LmError, LmRequest, LmResponse, Module, Predict, Prediction, Predictor, Role};
     use serde_json::{Map, json};
 
     #[derive(Debug, Default)]

@@ -4,7 +4,7 @@
 mod sim;
 
 use dspy_core::{Predict, Predictor};
-use dspy_optimizers::{MiproV2, Optimizer};
+use dspy_optimizers::{MiproV2, Optimizer, Split};
 use sim::{ExactWithFeedback, KEYWORD, SimLm, accuracy, dataset};
 
 fn summary(c: &dspy_optimizers::Compiled<Predict>) -> (String, usize, Option<f64>, Vec<f64>) {
@@ -74,8 +74,8 @@ async fn mipro_light_on_a_two_step_program() {
     assert_eq!(c.report.extra["num_trials"], 20);
     assert_eq!(c.report.extra["instruction_candidates"][1].as_array().unwrap().len(), 3);
     // 1 default + 20 minibatch trials + full evaluations at trials 6, 12, 18 and 24.
-    assert_eq!(c.report.trials.iter().filter(|t| t.split == "minibatch").count(), 20);
-    assert_eq!(c.report.trials.iter().filter(|t| t.split == "val").count(), 5);
+    assert_eq!(c.report.trials.iter().filter(|t| t.split == Split::Minibatch).count(), 20);
+    assert_eq!(c.report.trials.iter().filter(|t| t.split == Split::Val).count(), 5);
     assert_eq!(c.report.extra["lm_calls_by_stage"]["search"], 2 * (100 * 5 + 35 * 20));
     assert!(after >= baseline + 0.4, "baseline {baseline}, after {after}");
 }

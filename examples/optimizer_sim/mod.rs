@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use dspy::evaluate::{Metric, Score};
 use dspy::prelude::*;
 use dspy::trace::TraceEntry;
-use dspy::{LmError, LmRequest, LmResponse, Role, Usage};
+use dspy::{FormatOutputs, LmError, LmRequest, LmResponse, Role, Usage};
 use serde_json::{Map, Value, json};
 
 /// The phrase that makes the simulated LM follow the rules.

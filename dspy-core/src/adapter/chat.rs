@@ -6,8 +6,9 @@ use super::format::{
     Joined, field_descriptions, format_field_value, join_strip, jsonable, marker_sections, task_description, translate_field_type,
     type_info,
 };
-use super::{Adapter, JSONAdapter, SystemMessageCache};
-use crate::error::{ParseError, snippet};
+use super::{Adapter, FormatOutputs, JSONAdapter, SystemMessageCache};
+use crate::error::ParseError;
+use crate::lm::snippet;
 use crate::parse::{apply_output_defaults, parse_text};
 use crate::pyfmt;
 use crate::signature::Signature;
@@ -213,12 +214,14 @@ impl Adapter for ChatAdapter {
         parse_sections("ChatAdapter", sig, completion)
     }
 
-    fn format_outputs(&self, outputs: &Map<String, Value>) -> String {
-        marker_sections(outputs.iter().map(|(k, v)| (k.as_str(), format_untyped(&jsonable(v, &crate::FieldType::Any)))))
-    }
-
     fn fallback(&self) -> Option<&dyn Adapter> {
         self.json_fallback.as_ref().map(|a| a as &dyn Adapter)
+    }
+}
+
+impl FormatOutputs for ChatAdapter {
+    fn format_outputs(&self, outputs: &Map<String, Value>) -> String {
+        marker_sections(outputs.iter().map(|(k, v)| (k.as_str(), format_untyped(&jsonable(v, &crate::FieldType::Any)))))
     }
 }
 

@@ -2,10 +2,11 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{Adapter, SystemMessageCache};
+use super::{Adapter, FormatOutputs, SystemMessageCache};
 use super::chat::{chat_user_message, finish_outputs, output_values};
 use super::format::{field_descriptions, join_strip, jsonable, marker_sections, task_description, translate_field_type, type_info};
-use crate::error::{ParseError, snippet};
+use crate::error::ParseError;
+use crate::lm::snippet;
 use crate::lm::{Capabilities, LmRequest, ResponseFormat, StructuredOutput};
 use crate::parse::py::Py;
 use crate::parse::{parse_py, repair_json};
@@ -186,10 +187,6 @@ impl Adapter for JSONAdapter {
         finish_outputs("JSONAdapter", sig, found, completion)
     }
 
-    fn format_outputs(&self, outputs: &Map<String, Value>) -> String {
-        pyfmt::dumps_indent(&Value::Object(outputs.clone()))
-    }
-
     fn prepare_request(&self, sig: &Signature, request: &mut LmRequest, capabilities: &Capabilities) {
         request.response_format = match capabilities.structured_output {
             StructuredOutput::None => None,
@@ -199,6 +196,12 @@ impl Adapter for JSONAdapter {
                 None => ResponseFormat::JsonObject,
             }),
         };
+    }
+}
+
+impl FormatOutputs for JSONAdapter {
+    fn format_outputs(&self, outputs: &Map<String, Value>) -> String {
+        pyfmt::dumps_indent(&Value::Object(outputs.clone()))
     }
 }
 

@@ -28,6 +28,14 @@ const INCOMPLETE_DEMO_PREFIX: &str = "This is an example of the task, though som
 const MISSING_IN_INCOMPLETE_DEMO: &str = "Not supplied for this particular example. ";
 const MISSING_IN_COMPLETE_DEMO: &str = "Not supplied for this conversation history message. ";
 
+/// Writes output values the way an adapter asks the LM to write them: what a scripted LM
+/// ([`DummyLM`](crate::DummyLM), test simulators) answers with. Not part of [`Adapter`]:
+/// prompting and parsing never need it, and the LM layer must not depend on adapters.
+pub trait FormatOutputs: Send + Sync + fmt::Debug {
+    /// The completion text that carries these outputs.
+    fn format_outputs(&self, outputs: &Map<String, Value>) -> String;
+}
+
 /// Turns a signature, demos and inputs into messages, and a completion into output values.
 ///
 /// The provided `format` assembles the reference's message structure (system message, one
@@ -48,10 +56,6 @@ pub trait Adapter: Send + Sync + fmt::Debug {
 
     /// Parses a completion into the signature's output values (typed per field).
     fn parse(&self, sig: &Signature, completion: &str) -> Result<Map<String, Value>, ParseError>;
-
-    /// Renders output values the way this adapter asks the LM to write them (used by `DummyLM`
-    /// to answer in the active format).
-    fn format_outputs(&self, outputs: &Map<String, Value>) -> String;
 
     /// Adjusts the request before it is sent (e.g. asks for structured output).
     fn prepare_request(&self, _sig: &Signature, _request: &mut LmRequest, _capabilities: &Capabilities) {}

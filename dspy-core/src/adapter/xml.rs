@@ -2,10 +2,11 @@
 
 use serde_json::{Map, Value};
 
-use super::{Adapter, SystemMessageCache};
+use super::{Adapter, FormatOutputs, SystemMessageCache};
 use super::chat::{finish_outputs, format_untyped, output_values};
 use super::format::{field_descriptions, format_field_value, jsonable, task_description, translate_field_type};
-use crate::error::{ParseError, snippet};
+use crate::error::ParseError;
+use crate::lm::snippet;
 use crate::parse::{coerce, parse_value};
 use crate::pyfmt;
 use crate::signature::{Field, FieldKind, FieldType, Signature};
@@ -274,7 +275,9 @@ impl Adapter for XMLAdapter {
         }
         finish_outputs("XMLAdapter", sig, found, completion)
     }
+}
 
+impl FormatOutputs for XMLAdapter {
     fn format_outputs(&self, outputs: &Map<String, Value>) -> String {
         let parts: Vec<String> = outputs.iter().map(|(k, v)| format!("<{k}>\n{}\n</{k}>", format_untyped(v))).collect();
         pyfmt::strip(&parts.join("\n\n")).to_string()

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use super::metric::{Metric, Score};
 use super::progress::Progress;
-use crate::error::{Error, Result};
+use crate::error::{InputError, Result, StateError};
 use crate::example::Example;
 use crate::module::run_bounded;
 use crate::module::{DEFAULT_MAX_ERRORS, Module, write_atomic};
@@ -159,7 +159,7 @@ impl Evaluate {
     /// Runs `program` on every example's inputs and scores the predictions.
     pub async fn run<M: Module + ?Sized>(&self, program: &M) -> Result<EvaluationResult> {
         if self.devset.is_empty() {
-            return Err(Error::Input("devset must contain at least one example, got an empty devset".into()));
+            return Err(InputError::Dataset { needed_by: "Evaluate".into(), message: "devset must contain at least one example, got an empty devset".into() }.into());
         }
         let metric = &*self.metric;
         let total = self.devset.len();
@@ -331,7 +331,7 @@ impl EvaluationResult {
 
     /// Saves [`EvaluationResult::rows`] as a JSON list, atomically.
     pub fn save_json(&self, path: impl AsRef<Path>) -> Result<()> {
-        let text = serde_json::to_string(&self.rows()).map_err(|e| Error::Other(e.to_string()))?;
+        let text = serde_json::to_string(&self.rows()).map_err(|source| StateError::Serialize { what: "the evaluation results", source })?;
         write_atomic(path.as_ref(), text.as_bytes())
     }
 

@@ -6,7 +6,7 @@ use std::future::Future;
 use serde_json::{Map, Value};
 
 use super::metric::{Metric, Score};
-use crate::error::{Error, Result};
+use crate::error::{InputError, Result};
 use crate::example::Example;
 use crate::module::ChainOfThought;
 use crate::prediction::Prediction;
@@ -117,7 +117,7 @@ impl SemanticF1 {
 
     async fn judge(&self, example: &Example, prediction: &Prediction, trace: Option<&[TraceEntry]>) -> Result<Score> {
         let text = |value: Option<&Value>, what: &str| -> Result<Value> {
-            value.cloned().ok_or_else(|| Error::Input(format!("SemanticF1 needs {what}")))
+            value.cloned().ok_or_else(|| InputError::Missing { needed_by: "SemanticF1".into(), field: what.into() }.into())
         };
         let mut inputs = Map::new();
         inputs.insert("question".into(), text(example.get("question"), "the example's `question`")?);

@@ -9,7 +9,8 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 
 use super::cache::Cache;
-use super::client::{CacheChoice, Inner, LM};
+use super::cache::CacheChoice;
+use super::client::{CallPolicy, Endpoint, LM};
 use super::cost::Price;
 use super::dialect::{self, Dialect, MaxTokensParam, StructuredDialect};
 use super::limiter::Limiter;
@@ -317,7 +318,7 @@ impl LmBuilder {
         }
 
         let price = self.price.or_else(|| if spec.local { Some(Price::FREE) } else { super::cost::price_of(&self.model) });
-        Ok(LM::from_inner(Inner {
+        let endpoint = Endpoint {
             model: self.model,
             model_id,
             spec,
@@ -326,16 +327,56 @@ impl LmBuilder {
             api_key,
             key_required,
             headers,
+            dialect: d,
+        };
+        let policy = CallPolicy {
             defaults: self.config,
             timeout: self.timeout,
             retry: self.retry,
             cache: self.cache,
             limiter: Limiter::new(self.max_concurrency, self.requests_per_minute),
             price,
-            dialect: std::sync::RwLock::new(d),
             detect_dialect: self.detect_dialect,
-            http: http_client()?,
-        }))
+        };
+        Ok(LM::from_parts(endpoint, policy, http_client()?))
+    }
+}
+
+/// The ways to make an [`LM`], all through [`LmBuilder`] (here, so that the client does not
+/// depend on its builder).
+impl LM {
+    /// An LM with the provider's defaults: `LM::new("openai/gpt-4o-mini")?`.
+    pub fn new(model: impl Into<String>) -> Result<LM, LmError> {
+        LmBuilder::new(model).build()
+    }
+
+    /// A builder for every option.
+    pub fn builder(model: impl Into<String>) -> LmBuilder {
+        LmBuilder::new(model)
+    }
+
+    /// The LM named by `DSPY_LM` (with `DSPY_API_BASE` and `DSPY_API_KEY` when set), for
+    /// examples and scripts that take their model from the environment.
+    ///
+    /// ```
+    /// // Without DSPY_LM it says what to set.
+    /// if std::env::var_os("DSPY_LM").is_none() {
+    ///     assert!(dspy_core::lm::LM::from_env().unwrap_err().to_string().contains("DSPY_LM"));
+    /// }
+    /// ```
+    pub fn from_env() -> Result<LM, LmError> {
+        let model = std::env::var("DSPY_LM")
+            .ok()
+            .filter(|m| !m.trim().is_empty())
+            .ok_or_else(|| LmError::Config("DSPY_LM is not set (e.g. DSPY_LM=openai/gpt-4o-mini)".into()))?;
+        let mut b = LmBuilder::new(model.trim());
+        if let Some(base) = std::env::var("DSPY_API_BASE").ok().filter(|s| !s.trim().is_empty()) {
+            b = b.api_base(base.trim());
+        }
+        if let Some(key) = std::env::var("DSPY_API_KEY").ok().filter(|s| !s.trim().is_empty()) {
+            b = b.api_key(key.trim());
+        }
+        b.build()
     }
 }
 

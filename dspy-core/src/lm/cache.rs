@@ -302,3 +302,14 @@ mod tests {
         assert_ne!(k, cache_key("m/x", ModelType::Chat, &r));
     }
 }
+
+/// Which cache an LM uses.
+#[derive(Clone, Debug)]
+pub(crate) enum CacheChoice {
+    /// The process-wide one, as configured at call time.
+    Global,
+    /// None.
+    Off,
+    /// Its own.
+    Own(Arc<Cache>),
+}

@@ -10,8 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 use tracing::Instrument;
 
-use super::builder::LmBuilder;
-use super::cache::{Cache, cache_key, global_cache};
+use super::cache::{Cache, CacheChoice, cache_key, global_cache};
 use super::cost::Price;
 use super::dialect::{Dialect, MaxTokensParam, StructuredDialect};
 use super::history::{self, HistoryEntry};
@@ -47,35 +46,48 @@ pub struct LM {
     inner: Arc<Inner>,
 }
 
-/// Which cache an LM uses.
-#[derive(Clone, Debug)]
-pub(crate) enum CacheChoice {
-    /// The process-wide one, as configured at call time.
-    Global,
-    /// None.
-    Off,
-    /// Its own.
-    Own(Arc<Cache>),
+/// Where an LM's requests go, as its builder resolved them from the provider table.
+pub(super) struct Endpoint {
+    pub(super) model: String,
+    pub(super) model_id: String,
+    pub(super) spec: &'static ProviderSpec,
+    pub(super) format: WireFormat,
+    pub(super) url: String,
+    pub(super) api_key: Option<ApiKey>,
+    pub(super) key_required: bool,
+    pub(super) headers: HeaderMap,
+    pub(super) dialect: Dialect,
 }
 
-pub(crate) struct Inner {
-    pub model: String,
-    pub model_id: String,
-    pub spec: &'static ProviderSpec,
-    pub format: WireFormat,
-    pub url: String,
-    pub api_key: Option<ApiKey>,
-    pub key_required: bool,
-    pub headers: HeaderMap,
-    pub defaults: LmConfig,
-    pub timeout: Duration,
-    pub retry: RetryPolicy,
-    pub cache: CacheChoice,
-    pub limiter: Limiter,
-    pub price: Option<Price>,
-    pub dialect: RwLock<Dialect>,
-    pub detect_dialect: bool,
-    pub http: reqwest::Client,
+/// How an LM calls its endpoint: request defaults, limits, retries, cache and price.
+pub(super) struct CallPolicy {
+    pub(super) defaults: LmConfig,
+    pub(super) timeout: Duration,
+    pub(super) retry: RetryPolicy,
+    pub(super) cache: CacheChoice,
+    pub(super) limiter: Limiter,
+    pub(super) price: Option<Price>,
+    pub(super) detect_dialect: bool,
+}
+
+struct Inner {
+    model: String,
+    model_id: String,
+    spec: &'static ProviderSpec,
+    format: WireFormat,
+    url: String,
+    api_key: Option<ApiKey>,
+    key_required: bool,
+    headers: HeaderMap,
+    defaults: LmConfig,
+    timeout: Duration,
+    retry: RetryPolicy,
+    cache: CacheChoice,
+    limiter: Limiter,
+    price: Option<Price>,
+    dialect: RwLock<Dialect>,
+    detect_dialect: bool,
+    http: reqwest::Client,
 }
 
 impl fmt::Debug for LM {
@@ -102,41 +114,30 @@ enum Sent {
 }
 
 impl LM {
-    /// An LM with the provider's defaults: `LM::new("openai/gpt-4o-mini")?`.
-    pub fn new(model: impl Into<String>) -> Result<LM, LmError> {
-        LmBuilder::new(model).build()
-    }
-
-    /// A builder for every option.
-    pub fn builder(model: impl Into<String>) -> LmBuilder {
-        LmBuilder::new(model)
-    }
-
-    /// The LM named by `DSPY_LM` (with `DSPY_API_BASE` and `DSPY_API_KEY` when set), for
-    /// examples and scripts that take their model from the environment.
-    ///
-    /// ```
-    /// // Without DSPY_LM it says what to set.
-    /// if std::env::var_os("DSPY_LM").is_none() {
-    ///     assert!(dspy_core::lm::LM::from_env().unwrap_err().to_string().contains("DSPY_LM"));
-    /// }
-    /// ```
-    pub fn from_env() -> Result<LM, LmError> {
-        let model = std::env::var("DSPY_LM")
-            .ok()
-            .filter(|m| !m.trim().is_empty())
-            .ok_or_else(|| LmError::Config("DSPY_LM is not set (e.g. DSPY_LM=openai/gpt-4o-mini)".into()))?;
-        let mut b = LmBuilder::new(model.trim());
-        if let Some(base) = std::env::var("DSPY_API_BASE").ok().filter(|s| !s.trim().is_empty()) {
-            b = b.api_base(base.trim());
-        }
-        if let Some(key) = std::env::var("DSPY_API_KEY").ok().filter(|s| !s.trim().is_empty()) {
-            b = b.api_key(key.trim());
-        }
-        b.build()
-    }
-
-    pub(crate) fn from_inner(inner: Inner) -> LM {
+    /// The LM its builder resolved (see [`LM::builder`]).
+    pub(super) fn from_parts(endpoint: Endpoint, policy: CallPolicy, http: reqwest::Client) -> LM {
+        let Endpoint { model, model_id, spec, format, url, api_key, key_required, headers, dialect } = endpoint;
+        let CallPolicy { defaults, timeout, retry, cache, limiter, price, detect_dialect } = policy;
+        let dialect = RwLock::new(dialect);
+        let inner = Inner {
+            model,
+            model_id,
+            spec,
+            format,
+            url,
+            api_key,
+            key_required,
+            headers,
+            defaults,
+            timeout,
+            retry,
+            cache,
+            limiter,
+            price,
+            dialect,
+            detect_dialect,
+            http,
+        };
         LM { inner: Arc::new(inner) }
     }
 

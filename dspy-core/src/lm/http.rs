@@ -90,7 +90,7 @@ pub(crate) fn error_parts(body: &str) -> (Option<String>, String) {
         }
     }
     let text = body.trim();
-    let message = if text.is_empty() { "(empty body)".to_string() } else { crate::error::snippet(text) };
+    let message = if text.is_empty() { "(empty body)".to_string() } else { crate::lm::snippet(text) };
     (None, message)
 }
 

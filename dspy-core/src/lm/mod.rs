@@ -7,7 +7,7 @@ mod cache;
 mod client;
 mod cost;
 mod dialect;
-mod dummy;
+pub(crate) mod error;
 mod history;
 mod http;
 mod limiter;
@@ -19,12 +19,10 @@ mod sse;
 
 use std::fmt;
 use std::ops::{Add, AddAssign};
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-pub use dummy::{DummyLM, LmHistoryEntry};
 pub use message::{Content, ContentPart, ImageUrl, InputAudio, Message, Role};
 
 pub use builder::LmBuilder;
@@ -32,6 +30,7 @@ pub use cache::{Cache, CacheConfig, cache_key, configure_cache, default_cache_di
 pub use client::LM;
 pub use cost::{Price, price_of, set_price};
 pub use dialect::{Dialect, MaxTokensParam, StructuredDialect};
+pub use error::LmError;
 pub use history::{HistoryEntry, clear_history, format_history, history, inspect_history, set_history_capacity};
 pub use provider::{Auth, ModelType, ProviderSpec, Wire, providers};
 pub use retry::RetryPolicy;
@@ -39,7 +38,7 @@ pub use secret::ApiKey;
 
 /// A language model: messages and settings in, completions and token usage out.
 ///
-/// Implement it to plug any model in; [`DummyLM`] is the in-process one for tests.
+/// Implement it to plug any model in; [`DummyLM`](crate::DummyLM) is the in-process one for tests.
 ///
 /// ```
 /// use dspy_core::{LanguageModel, LmRequest, LmResponse, LmError, LmOutput};
@@ -317,80 +316,11 @@ impl AddAssign for Usage {
     }
 }
 
-/// Why a language model call failed.
-#[derive(Clone, Debug, PartialEq, thiserror::Error)]
-#[non_exhaustive]
-pub enum LmError {
-    /// The API key was missing or rejected (401/403).
-    #[error("authentication failed for {provider}: {message}")]
-    Authentication {
-        /// The provider.
-        provider: String,
-        /// The server's explanation.
-        message: String,
-    },
-    /// Rate limited (429) even after the retries.
-    #[error("rate limited by {provider} after {attempts} attempt(s): {message}")]
-    RateLimited {
-        /// The provider.
-        provider: String,
-        /// How many attempts were made.
-        attempts: u32,
-        /// The last `Retry-After`, if the server sent one.
-        retry_after: Option<Duration>,
-        /// The server's explanation.
-        message: String,
-    },
-    /// The request was rejected as invalid (400/404/422).
-    #[error("bad request ({status}): {message}")]
-    BadRequest {
-        /// The HTTP status.
-        status: u16,
-        /// The server's explanation.
-        message: String,
-    },
-    /// The prompt does not fit the model's context window.
-    #[error("context window exceeded: {message}")]
-    ContextWindowExceeded {
-        /// The server's explanation.
-        message: String,
-    },
-    /// The server failed (5xx) even after the retries.
-    #[error("server error ({status}) after {attempts} attempt(s): {message}")]
-    Server {
-        /// The HTTP status.
-        status: u16,
-        /// How many attempts were made.
-        attempts: u32,
-        /// The server's explanation.
-        message: String,
-    },
-    /// No answer within the timeout, even after the retries.
-    #[error("timed out after {after:?} ({attempts} attempt(s))")]
-    Timeout {
-        /// The timeout per attempt.
-        after: Duration,
-        /// How many attempts were made.
-        attempts: u32,
-    },
-    /// The server could not be reached.
-    #[error("connection to {url} failed: {message}")]
-    Connection {
-        /// Where we tried to connect.
-        url: String,
-        /// Why it failed.
-        message: String,
-    },
-    /// The server answered with something that is not a valid response.
-    #[error("malformed response: {message}")]
-    MalformedResponse {
-        /// What is wrong with it.
-        message: String,
-    },
-    /// The model name or settings are invalid.
-    #[error("invalid LM configuration: {0}")]
-    Config(String),
-    /// Anything else.
-    #[error("{0}")]
-    Other(String),
+/// The first 200 characters of a completion, for error messages.
+pub(crate) fn snippet(text: &str) -> String {
+    const MAX: usize = 200;
+    match text.char_indices().nth(MAX) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_string(),
+    }
 }

@@ -12,11 +12,11 @@
 //! (on the last attempt suggestions only log). Outside `Backtracking`, `Assert` fails at once
 //! and `Suggest` only logs.
 
-use std::fmt;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
+use super::error::{AssertionError, ConstraintKind};
 use super::rewrite::{Rewrite, RewriteAdapter};
 use super::{Module, Predictor};
 use crate::error::{Error, Result};
@@ -25,43 +25,6 @@ use crate::prediction::Prediction;
 use crate::settings::{self, Settings};
 use crate::signature::{Field, FieldType, Signature};
 use crate::trace::{self, PredictorId};
-
-/// Hard constraint or soft one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ConstraintKind {
-    /// `Assert`: the program fails if backtracking cannot satisfy it.
-    Assert,
-    /// `Suggest`: backtracking tries to satisfy it, then the program goes on.
-    Suggest,
-}
-
-impl fmt::Display for ConstraintKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ConstraintKind::Assert => "assertion",
-            ConstraintKind::Suggest => "suggestion",
-        })
-    }
-}
-
-/// A constraint failed (and, under [`Backtracking`], kept failing).
-///
-/// ```
-/// let err = dspy_core::module::assert(false, "answer must be one word").unwrap_err();
-/// assert!(err.to_string().contains("answer must be one word"));
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{kind} failed after {attempts} attempt(s): {message}")]
-pub struct AssertionError {
-    /// Assert or Suggest.
-    pub kind: ConstraintKind,
-    /// The feedback message.
-    pub message: String,
-    /// The predictor to backtrack to, when given (else the last one called).
-    pub target: Option<PredictorId>,
-    /// How many times the program ran.
-    pub attempts: usize,
-}
 
 #[derive(Clone, Copy)]
 struct Context {

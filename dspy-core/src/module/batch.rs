@@ -30,7 +30,7 @@ pub async fn batch<M: Module + ?Sized>(module: &M, inputs: &[Example], concurren
     match runner.map(module, inputs).await {
         Ok(results) => results,
         // Without an error limit the run itself cannot fail; keep one result per input anyway.
-        Err(e) => inputs.iter().map(|_| Err(crate::Error::Other(e.to_string()))).collect(),
+        Err(e) => inputs.iter().map(|_| Err(crate::Error::NoResult { what: "batch".into(), reason: e.to_string() })).collect(),
     }
 }
 

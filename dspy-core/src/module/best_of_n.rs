@@ -126,7 +126,7 @@ impl Attempts {
                 }
                 Ok(prediction)
             }
-            None => Err(self.last_error.unwrap_or_else(|| Error::Other(format!("{module}: no attempt was made (N = 0)")))),
+            None => Err(self.last_error.unwrap_or_else(|| Error::NoResult { what: module.to_string().into(), reason: "no attempt was made (N = 0)".into() })),
         }
     }
 }

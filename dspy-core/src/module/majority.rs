@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, InputError, Result};
 use crate::evaluate::normalize_text;
 use crate::prediction::Prediction;
 use crate::pyfmt;
@@ -57,13 +57,13 @@ pub fn majority_by(
     field: Option<&str>,
     normalize: Option<Normalize<'_>>,
 ) -> Result<Prediction> {
-    let first = completions.first().ok_or_else(|| Error::Input("majority needs at least one completion".into()))?;
+    let first = completions.first().ok_or_else(|| invalid("needs at least one completion".into()))?;
     let field = match field {
         Some(f) => f.to_string(),
-        None => first.keys().next_back().cloned().ok_or_else(|| Error::Input("the completions have no fields".into()))?,
+        None => first.keys().next_back().cloned().ok_or_else(|| invalid("the completions have no fields".into()))?,
     };
     let key = |c: &Map<String, Value>| -> Result<Option<String>> {
-        let value = c.get(&field).ok_or_else(|| Error::Input(format!("a completion has no field `{field}`")))?;
+        let value = c.get(&field).ok_or_else(|| invalid(format!("a completion has no field `{field}`")))?;
         Ok(match normalize {
             Some(n) => n(value),
             None => Some(pyfmt::dumps(value)),
@@ -87,6 +87,11 @@ pub fn majority_by(
     }
     let index = keys.iter().position(|k| k == winner.0).unwrap_or(0);
     Ok(Prediction::from_completions(vec![completions[index].clone()]))
+}
+
+/// A refusal of `majority`'s completions.
+fn invalid(message: String) -> Error {
+    InputError::Invalid { needed_by: "majority".into(), message }.into()
 }
 
 #[cfg(test)]

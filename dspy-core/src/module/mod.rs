@@ -5,6 +5,8 @@ mod assertions;
 mod batch;
 mod best_of_n;
 mod chain_of_thought;
+pub(crate) mod error;
+pub(crate) mod id;
 mod majority;
 mod multi_chain_comparison;
 mod parallel;
@@ -30,16 +32,17 @@ pub use majority::{Normalize, default_normalize, majority, majority_by, majority
 pub use multi_chain_comparison::{MultiChainComparison, Rationalized};
 pub use program_of_thought::{ProgramOfThought, parse_code};
 pub use react::{Acted, ReAct, ToolCalling};
-pub use sandbox::{Capability, DEFAULT_ALLOWED_MODULES, Execution, PythonSandbox, SandboxConfig, SandboxError};
-pub use tool::{Json, Tool, ToolError, ToolFuture, ToolOutput, arg_schema, optional_arg_schema};
+pub use error::{AssertionError, Capability, ConstraintKind, SandboxError, StateMismatch, ToolError};
+pub use sandbox::{DEFAULT_ALLOWED_MODULES, Execution, PythonSandbox, SandboxConfig};
+pub use tool::{Json, Tool, ToolFuture, ToolOutput, arg_schema, optional_arg_schema};
 
-pub use assertions::{Assert, AssertionError, Backtracking, ConstraintKind, Suggest, assert, suggest};
+pub use assertions::{Assert, Backtracking, Suggest, assert, suggest};
 pub use best_of_n::{BestOfN, RewardFn};
 pub use parallel::{DEFAULT_MAX_ERRORS, Parallel};
 pub(crate) use parallel::run_bounded;
 pub use program::{ContainsPredictors, ForwardOutput, IntoPrediction, ModuleFields};
 pub use refine::{Refine, inspect_modules, offer_feedback_signature};
-pub use state::{DSPY_FORMAT_VERSION, ModuleExt, StateMismatch};
+pub use state::{DSPY_FORMAT_VERSION, ModuleExt};
 pub(crate) use state::write_atomic;
 
 use crate::error::Result;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use super::{Module, Predict, Predictor, Untyped};
-use crate::error::{Error, Result, SignatureError};
+use crate::error::{Error, InputError, Result, SignatureError};
 use crate::example::Example;
 use crate::lm::{LanguageModel, LmConfig};
 use crate::prediction::{Predicted, Prediction};
@@ -79,8 +79,8 @@ impl<S: TypedSignature> MultiChainComparison<S> {
             .iter()
             .map(|c| match serde_json::to_value(c) {
                 Ok(Value::Object(m)) => Ok(m),
-                Ok(other) => Err(Error::Input(format!("a completion must serialise to an object, got {other}"))),
-                Err(e) => Err(Error::Input(e.to_string())),
+                Ok(other) => Err(InputError::NotAnObject { what: "a completion".into(), reason: format!("got {other}") }.into()),
+                Err(e) => Err(InputError::NotAnObject { what: "a completion".into(), reason: e.to_string() }.into()),
             })
             .collect::<Result<Vec<_>>>()?;
         let inputs = super::predict::input_map(input.into())?;
@@ -164,16 +164,16 @@ impl<S> MultiChainComparison<S> {
             let rationale = match c.get("rationale").or_else(|| c.get("reasoning")) {
                 Some(Value::String(s)) => first_line(s),
                 Some(other) => first_line(&pyfmt::py_str(other)),
-                None => return Err(Error::Input(format!("completion {i} has neither `rationale` nor `reasoning`"))),
+                None => return Err(invalid(format!("completion {i} has neither `rationale` nor `reasoning`"))),
             };
             let answer = match c.get(&self.last_key) {
                 Some(v) => first_line(&pyfmt::py_str(v)),
-                None => return Err(Error::Input(format!("completion {i} has no `{}`", self.last_key))),
+                None => return Err(invalid(format!("completion {i} has no `{}`", self.last_key))),
             };
             attempts.push(format!("«I'm trying to {rationale} I'm not sure but my prediction is {answer}»"));
         }
         if attempts.len() != self.m {
-            return Err(Error::Input(format!(
+            return Err(invalid(format!(
                 "The number of attempts ({}) doesn't match the expected number M ({}). Please set the correct value for M when initializing MultiChainComparison.",
                 attempts.len(),
                 self.m
@@ -194,10 +194,10 @@ impl<S> Module for MultiChainComparison<S> {
                 .into_iter()
                 .map(|v| match v {
                     Value::Object(m) => Ok(m),
-                    other => Err(Error::Input(format!("each completion must be an object, got {other}"))),
+                    other => Err(InputError::NotAnObject { what: "each completion".into(), reason: format!("got {other}") }.into()),
                 })
                 .collect::<Result<Vec<_>>>()?,
-            _ => return Err(Error::Input("MultiChainComparison needs a `completions` list among its inputs".into())),
+            _ => return Err(invalid("needs a `completions` list among its inputs".into())),
         };
         self.compare_map(&completions, data).await
     }
@@ -209,4 +209,9 @@ impl<S> Module for MultiChainComparison<S> {
     fn named_predictors_mut(&mut self) -> Vec<(String, &mut dyn Predictor)> {
         vec![("predict".into(), &mut self.predict as &mut dyn Predictor)]
     }
+}
+
+/// A refusal of MultiChainComparison's inputs, in its own words.
+fn invalid(message: String) -> Error {
+    InputError::Invalid { needed_by: "MultiChainComparison".into(), message }.into()
 }

@@ -149,5 +149,5 @@ where
             (result, _) => slots[i] = Some(result),
         }
     }
-    Ok(slots.into_iter().map(|s| s.unwrap_or_else(|| Err(Error::Other("item did not run".into())))).collect())
+    Ok(slots.into_iter().map(|s| s.unwrap_or_else(|| Err(Error::NoResult { what: "Parallel".into(), reason: "the item did not run".into() }))).collect())
 }

@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 
 use super::{Module, Predictor};
 use crate::adapter::{self, Adapter};
-use crate::error::{Error, Result};
+use crate::error::{Error, InputError, Result, StateError};
 use crate::example::Example;
 use crate::lm::{LanguageModel, LmConfig};
 use crate::prediction::{Predicted, Prediction};
@@ -215,8 +215,8 @@ pub(crate) struct PreparedCall {
 pub(crate) fn input_map<I: serde::Serialize>(input: I) -> Result<Map<String, Value>> {
     match serde_json::to_value(input) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(other) => Err(Error::Input(format!("inputs must serialise to an object, got {other}"))),
-        Err(e) => Err(Error::Input(e.to_string())),
+        Ok(other) => Err(InputError::NotAnObject { what: "inputs".into(), reason: format!("got {other}") }.into()),
+        Err(e) => Err(InputError::NotAnObject { what: "inputs".into(), reason: e.to_string() }.into()),
     }
 }
 
@@ -288,10 +288,10 @@ impl<S> Predictor for Predict<S> {
 
     fn load_state(&mut self, state: &Value) -> Result<()> {
         let signature: SignatureState = serde_json::from_value(state.get("signature").cloned().unwrap_or(Value::Null))
-            .map_err(|e| Error::State(format!("invalid `signature` in predictor state: {e}")))?;
+            .map_err(|source| StateError::InvalidEntry { key: "signature", source })?;
         let demos: Vec<Example> = match state.get("demos") {
             None | Some(Value::Null) => Vec::new(),
-            Some(d) => serde_json::from_value(d.clone()).map_err(|e| Error::State(format!("invalid `demos`: {e}")))?,
+            Some(d) => serde_json::from_value(d.clone()).map_err(|source| StateError::InvalidEntry { key: "demos", source })?,
         };
         self.signature.load_state(&signature)?;
         self.demos = demos;

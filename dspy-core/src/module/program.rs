@@ -6,7 +6,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::{Module, Predictor};
-use crate::error::{Error, Result};
+use crate::error::{Error, InputError, Result};
 use crate::example::Example;
 use crate::prediction::{Predicted, Prediction};
 
@@ -234,9 +234,15 @@ pub fn __input<T: DeserializeOwned>(inputs: &Example, name: &str, program: &str)
     let missing = value.is_null() && !inputs.contains(name);
     serde_json::from_value(value).map_err(|e| {
         if missing {
-            Error::Input(format!("`{program}::forward` needs the input `{name}`, which the example does not have"))
+            InputError::Missing { needed_by: format!("`{program}::forward`").into(), field: name.to_string() }
         } else {
-            Error::Input(format!("input `{name}` of `{program}::forward`: {e}"))
+            InputError::WrongType {
+                needed_by: format!("`{program}::forward`").into(),
+                field: name.to_string(),
+                expected: std::any::type_name::<T>().into(),
+                reason: e.to_string(),
+            }
         }
     })
+    .map_err(Error::Input)
 }

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use super::sandbox::PythonSandbox;
 use super::{ChainOfThought, Module, Predictor, Reasoned, Untyped};
-use crate::error::{Error, Result, SignatureError};
+use crate::error::{Error, InputError, Result, SignatureError};
 use crate::example::Example;
 use crate::lm::LanguageModel;
 use crate::prediction::{Predicted, Prediction};
@@ -207,7 +207,7 @@ impl<S> ProgramOfThought<S> {
     async fn run(&self, inputs: &Map<String, Value>) -> Result<Prediction> {
         let mut input_kwargs = Map::new();
         for f in self.signature.input_fields() {
-            let v = inputs.get(&f.name).ok_or_else(|| Error::Input(format!("ProgramOfThought needs the input `{}`", f.name)))?;
+            let v = inputs.get(&f.name).ok_or_else(|| InputError::Missing { needed_by: "ProgramOfThought".into(), field: f.name.clone() })?;
             input_kwargs.insert(f.name.clone(), v.clone());
         }
         let code_data = self.code_generate.predict.forward_map(&input_kwargs).await?;
@@ -369,6 +369,6 @@ mod tests {
         );
         let answer = mode_signature(&sig, Mode::Answer).unwrap();
         assert_eq!(answer.to_short_string(), "question, final_generated_code, code_output -> answer");
-        assert_eq!(answer.field("code_output").unwrap().desc, "output of previously-generated python code");
+        assert_eq!(answer.field("code_output").unwrap().desc.as_deref(), Some("output of previously-generated python code"));
     }
 }

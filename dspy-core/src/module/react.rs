@@ -7,10 +7,11 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::tool::{Tool, ToolError};
+use super::error::ToolError;
+use super::tool::Tool;
 use super::{ChainOfThought, Module, Predict, Predictor, Untyped};
 use crate::adapter::Adapter;
-use crate::error::{Error, Result, SignatureError};
+use crate::error::{Error, InputError, Result, SignatureError};
 use crate::example::Example;
 use crate::lm::{LanguageModel, LmError, LmRequest, Usage};
 use crate::prediction::{Predicted, Prediction};
@@ -264,7 +265,12 @@ impl<S> ReAct<S> {
         if self.signature.field("max_iters").is_none()
             && let Some(v) = inputs.shift_remove("max_iters")
         {
-            max_iters = v.as_u64().ok_or_else(|| Error::Input(format!("`max_iters` must be a non-negative integer, got {v}")))? as usize;
+            max_iters = v.as_u64().ok_or_else(|| InputError::WrongType {
+                needed_by: "ReAct".into(),
+                field: "max_iters".into(),
+                expected: "a non-negative integer".into(),
+                reason: format!("got {v}"),
+            })? as usize;
         }
         let native = self.uses_native_calls();
         let mut trajectory = Map::new();

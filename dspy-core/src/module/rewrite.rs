@@ -78,10 +78,6 @@ impl Adapter for RewriteAdapter {
         self.target().parse(sig, completion)
     }
 
-    fn format_outputs(&self, outputs: &Map<String, Value>) -> String {
-        self.target().format_outputs(outputs)
-    }
-
     fn prepare_request(&self, sig: &Signature, request: &mut LmRequest, capabilities: &Capabilities) {
         self.target().prepare_request(sig, request, capabilities)
     }

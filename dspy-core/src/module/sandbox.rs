@@ -43,7 +43,7 @@ use std::time::Duration;
 use serde_json::{Map, Value, json};
 use tokio::io::AsyncWriteExt;
 
-use crate::pyfmt;
+use super::error::{Capability, SandboxError};
 
 /// The bootstrap that locks the interpreter down and runs the code.
 const BOOTSTRAP: &str = include_str!("sandbox_bootstrap.py");
@@ -142,136 +142,6 @@ pub struct Execution {
     pub stdout: String,
     /// `json.dumps(output)` exactly as Python writes it (what ProgramOfThought shows the LM).
     pub json: String,
-}
-
-/// What a sandbox escape attempt tried to do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Capability {
-    /// Opening, listing or changing files.
-    FileSystem,
-    /// Sockets and network protocols.
-    Network,
-    /// Starting programs, forking, signalling other processes.
-    Process,
-    /// Importing a module outside the allow-list.
-    Import,
-    /// Frames, code objects, tracing, `ctypes` and other interpreter internals.
-    Introspection,
-}
-
-impl Capability {
-    fn from_code(code: &str) -> Self {
-        match code {
-            "filesystem" => Capability::FileSystem,
-            "network" => Capability::Network,
-            "process" => Capability::Process,
-            "import" => Capability::Import,
-            _ => Capability::Introspection,
-        }
-    }
-
-    fn text(self) -> &'static str {
-        match self {
-            Capability::FileSystem => "file system access",
-            Capability::Network => "network access",
-            Capability::Process => "starting or signalling processes",
-            Capability::Import => "importing this module",
-            Capability::Introspection => "interpreter introspection",
-        }
-    }
-}
-
-/// Why a run failed. Errors of the code ([`SandboxError::is_code_error`]) go back to the LM;
-/// the others mean the sandbox itself could not run.
-#[derive(Clone, Debug, PartialEq, thiserror::Error)]
-#[non_exhaustive]
-pub enum SandboxError {
-    /// The code is not valid Python (DSPy's wording).
-    #[error("Invalid Python syntax. message: {message}")]
-    Syntax {
-        /// Python's `SyntaxError`, as `traceback` formats it.
-        message: String,
-    },
-    /// The code raised an exception (DSPy's `{type}: {args}` wording).
-    #[error("{}", execution_text(error_type, args, message))]
-    Execution {
-        /// The exception's class name.
-        error_type: String,
-        /// Its `args`, as JSON.
-        args: Vec<Value>,
-        /// `str(exception)`.
-        message: String,
-    },
-    /// The code tried something the sandbox forbids; the attempt was blocked.
-    #[error("SandboxViolation: {} is not allowed in the sandbox ({detail})", capability.text())]
-    Denied {
-        /// What it tried.
-        capability: Capability,
-        /// The operation (e.g. `open '/etc/passwd'`, `socket.connect`).
-        detail: String,
-    },
-    /// The code imported a module outside the allow-list.
-    #[error("ImportError: importing '{module}' is not allowed in the sandbox; allowed modules: {}", allowed.join(", "))]
-    ForbiddenImport {
-        /// The module.
-        module: String,
-        /// The allow-list.
-        allowed: Vec<String>,
-    },
-    /// The code ran past the wall-clock limit and was killed.
-    #[error("TimeoutError: the code did not finish within the sandbox's time limit of {}s", limit.as_secs_f64())]
-    Timeout {
-        /// The limit.
-        limit: Duration,
-    },
-    /// The code used up its CPU time and was killed.
-    #[error("TimeoutError: the code used up the sandbox's CPU-time limit of {seconds}s")]
-    CpuLimit {
-        /// The limit in seconds.
-        seconds: u64,
-    },
-    /// The code ran out of memory.
-    #[error("MemoryError: the code exceeded the sandbox's memory limit of {} MiB", limit_bytes / (1024 * 1024))]
-    MemoryLimit {
-        /// The limit in bytes.
-        limit_bytes: u64,
-    },
-    /// The interpreter died without a reply (e.g. killed by a signal).
-    #[error("the sandboxed interpreter exited unexpectedly ({status}): {stderr}")]
-    Crashed {
-        /// How it ended.
-        status: String,
-        /// The end of what it wrote on stderr.
-        stderr: String,
-    },
-    /// The sandbox cannot run here (no interpreter, no seccomp on this platform).
-    #[error("the Python sandbox is unavailable: {reason}")]
-    Unavailable {
-        /// Why.
-        reason: String,
-    },
-    /// The interpreter's reply could not be read.
-    #[error("the Python sandbox sent an unreadable reply: {message}")]
-    Protocol {
-        /// What was wrong.
-        message: String,
-    },
-}
-
-fn execution_text(error_type: &str, args: &[Value], message: &str) -> String {
-    if args.is_empty() {
-        format!("{error_type}: {message}")
-    } else {
-        format!("{error_type}: {}", pyfmt::py_repr(&Value::Array(args.to_vec())))
-    }
-}
-
-impl SandboxError {
-    /// Whether the code caused this error (so the LM can fix the code), rather than the sandbox.
-    pub fn is_code_error(&self) -> bool {
-        !matches!(self, SandboxError::Unavailable { .. } | SandboxError::Protocol { .. })
-    }
 }
 
 static RUN_COUNTER: AtomicU64 = AtomicU64::new(0);

@@ -7,70 +7,20 @@
 //! {"dependency_versions": {...}}`. Only state is saved: the Rust code is the program.
 
 use std::collections::BTreeSet;
-use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
+use super::error::StateMismatch;
 use super::{Module, Predictor};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, StateError};
 use crate::lm::LanguageModel;
 
 /// The DSPy version whose saved-state format (and prompts) this crate reproduces; written as
 /// `metadata.dependency_versions.dspy` so Python DSPy loads our files without a warning.
 pub const DSPY_FORMAT_VERSION: &str = "3.4.1";
-
-/// A saved state that does not fit the program: which predictors are missing from the file,
-/// which the file has that the program does not, and whose fields differ in number.
-///
-/// ```
-/// use dspy_core::module::StateMismatch;
-/// let m = StateMismatch { missing: vec!["generate_answer.predict".into()], ..Default::default() };
-/// assert!(m.to_string().contains("missing from the saved state: generate_answer.predict"));
-/// ```
-#[derive(Clone, Debug, Default, PartialEq, Eq, thiserror::Error)]
-pub struct StateMismatch {
-    /// The file the state came from, if any.
-    pub path: Option<PathBuf>,
-    /// Predictors of the program that the state does not have.
-    pub missing: Vec<String>,
-    /// Predictor entries of the state that the program does not have.
-    pub extra: Vec<String>,
-    /// Predictors whose saved signature has another number of fields: (name, saved, program).
-    pub field_counts: Vec<(String, usize, usize)>,
-    /// Entries that are present but malformed: (name, reason).
-    pub invalid: Vec<(String, String)>,
-}
-
-impl StateMismatch {
-    fn is_empty(&self) -> bool {
-        self.missing.is_empty() && self.extra.is_empty() && self.field_counts.is_empty() && self.invalid.is_empty()
-    }
-}
-
-impl fmt::Display for StateMismatch {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.path {
-            Some(p) => write!(f, "the state saved in {} does not match the program:", p.display())?,
-            None => write!(f, "the saved state does not match the program:")?,
-        }
-        if !self.missing.is_empty() {
-            write!(f, " predictor(s) missing from the saved state: {};", self.missing.join(", "))?;
-        }
-        if !self.extra.is_empty() {
-            write!(f, " predictor(s) in the saved state but not in the program: {};", self.extra.join(", "))?;
-        }
-        for (name, saved, ours) in &self.field_counts {
-            write!(f, " `{name}` has {saved} field(s) saved but {ours} in the program;")?;
-        }
-        for (name, reason) in &self.invalid {
-            write!(f, " `{name}`: {reason};")?;
-        }
-        Ok(())
-    }
-}
 
 /// Whole-program operations on any [`Module`]: DSPy's `save`, `load`, `dump_state`,
 /// `load_state`, `reset_copy` and `set_lm`, over the program's predictors.
@@ -120,7 +70,7 @@ pub trait ModuleExt: Module {
     {
         let mut state = self.to_state();
         state.insert("metadata".into(), metadata());
-        let mut text = serde_json::to_string_pretty(&Value::Object(state)).map_err(|e| Error::State(e.to_string()))?;
+        let mut text = serde_json::to_string_pretty(&Value::Object(state)).map_err(|source| StateError::Serialize { what: "the program state", source })?;
         text.push('\n');
         write_atomic(path.as_ref(), text.as_bytes())
     }
@@ -133,7 +83,7 @@ pub trait ModuleExt: Module {
         let path = path.as_ref();
         let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
         let state: Value = serde_json::from_slice(&bytes)
-            .map_err(|e| Error::State(format!("{} is not valid JSON: {e}", path.display())))?;
+            .map_err(|source| StateError::Unreadable { path: path.to_path_buf(), expected: "valid JSON", source })?;
         if let Some(saved) = state.pointer("/metadata/dependency_versions/dspy").and_then(Value::as_str)
             && saved != DSPY_FORMAT_VERSION
         {
@@ -195,7 +145,7 @@ fn is_predictor_state(value: &Value) -> bool {
 
 fn apply<M: Module + ?Sized>(program: &mut M, state: &Value, path: Option<&Path>) -> Result<()> {
     let Some(entries) = state.as_object() else {
-        return Err(Error::State("a saved program is a JSON object of predictor states".into()));
+        return Err(StateError::Shape { what: "a saved program", expected: "a JSON object of predictor states" }.into());
     };
     let mut mismatch = StateMismatch { path: path.map(Path::to_path_buf), ..Default::default() };
     let mut predictors = program.named_predictors_mut();

@@ -13,6 +13,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+use super::error::ToolError;
 use crate::lm::ToolSpec;
 use crate::pyfmt;
 use crate::signature::{FieldType, named_type};
@@ -289,105 +290,6 @@ impl Tool {
         }
         Ok(map)
     }
-}
-
-/// Why a tool call failed. [`ReAct`](super::ReAct) shows it to the LM as the observation
-/// `Execution error in {tool}: {error}`; the texts of the argument errors are DSPy's.
-#[derive(Clone, Debug, PartialEq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ToolError {
-    /// An argument the tool does not take.
-    #[error("Arg {arg} is not in the tool's args.")]
-    UnknownArg {
-        /// The tool.
-        tool: String,
-        /// The argument.
-        arg: String,
-    },
-    /// An argument whose value does not match its JSON schema.
-    #[error("Arg {arg} is invalid: {reason}")]
-    InvalidArg {
-        /// The tool.
-        tool: String,
-        /// The argument.
-        arg: String,
-        /// The schema violation, worded as Python's `jsonschema` words it.
-        reason: String,
-    },
-    /// Required arguments were not given.
-    #[error("{}", missing_args_text(tool, missing))]
-    MissingArgs {
-        /// The tool.
-        tool: String,
-        /// The missing arguments.
-        missing: Vec<String>,
-    },
-    /// The arguments are not a JSON object.
-    #[error("the arguments of {tool} must be a JSON object, got {got}")]
-    NotAnObject {
-        /// The tool.
-        tool: String,
-        /// What was given, as Python would print it.
-        got: String,
-    },
-    /// The arguments passed the schema but not the function's Rust types.
-    #[error("invalid arguments for {tool}: {reason}")]
-    Deserialize {
-        /// The tool.
-        tool: String,
-        /// serde's explanation.
-        reason: String,
-    },
-    /// The tool ran and reported a failure.
-    #[error("{message}")]
-    Failed {
-        /// The tool.
-        tool: String,
-        /// The tool's error message.
-        message: String,
-    },
-    /// The tool panicked.
-    #[error("{tool} panicked: {message}")]
-    Panicked {
-        /// The tool.
-        tool: String,
-        /// The panic message.
-        message: String,
-    },
-    /// The tool's output could not be turned into JSON.
-    #[error("the output of {tool} is not serialisable: {reason}")]
-    Output {
-        /// The tool.
-        tool: String,
-        /// serde's explanation.
-        reason: String,
-    },
-    /// No tool of that name exists.
-    #[error("no tool named `{tool}`")]
-    UnknownTool {
-        /// The name asked for.
-        tool: String,
-    },
-}
-
-impl ToolError {
-    /// A failure reported by the tool itself (what a tool's `Err(e)` becomes).
-    pub fn failed(tool: impl Into<String>, message: impl fmt::Display) -> Self {
-        ToolError::Failed { tool: tool.into(), message: message.to_string() }
-    }
-}
-
-/// Python's `TypeError` text for a call with missing arguments.
-fn missing_args_text(tool: &str, missing: &[String]) -> String {
-    let quoted: Vec<String> = missing.iter().map(|m| format!("'{m}'")).collect();
-    let list = match quoted.as_slice() {
-        [one] => one.clone(),
-        [a, b] => format!("{a} and {b}"),
-        [init @ .., last] => format!("{}, and {last}", init.join(", ")),
-        [] => String::new(),
-    };
-    let plural = if missing.len() == 1 { "" } else { "s" };
-    format!("{tool}() missing {} required positional argument{plural}: {list}", missing.len())
 }
 
 /// What a tool function may return: `Result<T, E>` with `T: Serialize` and `E: Display`, or a

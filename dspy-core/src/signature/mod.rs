@@ -46,8 +46,9 @@ pub struct Field {
     pub ty: FieldType,
     /// Its JSON schema (derived from `ty` unless set explicitly).
     pub schema: Value,
-    /// The description; DSPy's placeholder `${name}` means "none" and is not shown.
-    pub desc: String,
+    /// The description, if the field has one. Saved programs write a missing one as DSPy's
+    /// placeholder `${name}` (and read that back as `None`).
+    pub desc: Option<String>,
     /// The legacy prefix (`Question:`), kept because saved programs carry it.
     pub prefix: String,
 }
@@ -58,8 +59,7 @@ impl Field {
         let name = name.into();
         let schema = ty.json_schema();
         let prefix = format!("{}:", infer_prefix(&name));
-        let desc = format!("${{{name}}}");
-        Field { name, kind, ty, schema, desc, prefix }
+        Field { name, kind, ty, schema, desc: None, prefix }
     }
 
     /// An input field.
@@ -78,9 +78,16 @@ impl Field {
         Self::new(name, FieldKind::Output, ty)
     }
 
-    /// Sets the description.
+    /// Sets the description. DSPy's placeholder `${name}` (this field's own name) means none,
+    /// as in DSPy.
+    ///
+    /// ```
+    /// use dspy_core::{Field, FieldType};
+    /// assert_eq!(Field::input("q", FieldType::Str).desc("a question").desc.as_deref(), Some("a question"));
+    /// assert_eq!(Field::input("q", FieldType::Str).desc("${q}").desc, None);
+    /// ```
     pub fn desc(mut self, desc: impl Into<String>) -> Self {
-        self.desc = desc.into();
+        self.desc = described(&self.name, desc.into());
         self
     }
 
@@ -96,20 +103,21 @@ impl Field {
         self
     }
 
-    /// The description as shown in prompts: empty when it is DSPy's `${name}` placeholder.
+    /// The description as shown in prompts: empty when there is none.
     pub fn description(&self) -> &str {
-        let d = self.desc.as_str();
-        if d.len() == self.name.len() + 3 && d.starts_with("${") && d.ends_with('}') && d[2..d.len() - 1] == self.name {
-            ""
-        } else {
-            d
-        }
+        self.desc.as_deref().unwrap_or("")
     }
 
     /// Whether this is an input field.
     pub fn is_input(&self) -> bool {
         self.kind == FieldKind::Input
     }
+}
+
+/// A description as DSPy writes it: `None` for its no-description placeholder `${name}`.
+fn described(name: &str, desc: String) -> Option<String> {
+    let placeholder = desc.len() == name.len() + 3 && desc.starts_with("${") && desc.ends_with('}') && desc[2..desc.len() - 1] == *name;
+    (!placeholder).then_some(desc)
 }
 
 /// The declared inputs, outputs and instructions of one LM call.
@@ -313,7 +321,10 @@ impl Signature {
             fields: self
                 .fields
                 .iter()
-                .map(|f| FieldState { prefix: f.prefix.clone(), description: f.desc.clone() })
+                .map(|f| FieldState {
+                    prefix: f.prefix.clone(),
+                    description: f.desc.clone().unwrap_or_else(|| format!("${{{}}}", f.name)),
+                })
                 .collect(),
         }
     }
@@ -333,7 +344,7 @@ impl Signature {
         self.version = next_version();
         for (field, saved) in self.fields.iter_mut().zip(&state.fields) {
             field.prefix = saved.prefix.clone();
-            field.desc = saved.description.clone();
+            field.desc = described(&field.name, saved.description.clone());
         }
         Ok(())
     }
@@ -470,6 +481,8 @@ mod tests {
         let mut other = Signature::parse("question -> answer").unwrap();
         other.load_state(&state).unwrap();
         assert_eq!(other, sig);
+        // The placeholder is DSPy's "no description": it reads back as none.
+        assert_eq!(other.field("question").unwrap().desc, None);
         let mut wrong = Signature::parse("q, c -> answer").unwrap();
         assert!(matches!(wrong.load_state(&state), Err(SignatureError::StateMismatch(_))));
     }

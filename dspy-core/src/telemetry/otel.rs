@@ -34,7 +34,7 @@ impl std::fmt::Debug for OtelGuard {
 impl OtelGuard {
     /// Sends every finished span now.
     pub fn flush(&self) -> Result<(), Error> {
-        self.provider.force_flush().map_err(|e| Error::Other(format!("OTLP flush failed: {e}")))
+        self.provider.force_flush().map_err(|e| Error::Telemetry { action: "OTLP flush failed", source: Box::new(e) })
     }
 }
 
@@ -61,7 +61,7 @@ where
     if let Some(endpoint) = endpoint {
         exporter = exporter.with_endpoint(traces_url(endpoint));
     }
-    let exporter = exporter.build().map_err(|e| Error::Other(format!("could not build the OTLP exporter: {e}")))?;
+    let exporter = exporter.build().map_err(|e| Error::Telemetry { action: "could not build the OTLP exporter", source: Box::new(e) })?;
     let provider = SdkTracerProvider::builder()
         .with_batch_exporter(exporter)
         .with_resource(Resource::builder().with_service_name(service_name.to_string()).build())
@@ -78,6 +78,6 @@ pub fn init(endpoint: Option<&str>, service_name: &str) -> Result<OtelGuard, Err
     tracing_subscriber::registry()
         .with(tracing_subscriber::Layer::with_filter(layer, only_dspy))
         .try_init()
-        .map_err(|e| Error::Other(format!("could not install the tracing subscriber: {e}")))?;
+        .map_err(|e| Error::Telemetry { action: "could not install the tracing subscriber", source: Box::new(e) })?;
     Ok(guard)
 }

@@ -76,7 +76,7 @@ fn input_tokens(u: &Value) -> u64 {
 pub(crate) fn parse(v: &Value) -> Result<LmResponse, LmError> {
     let Some(blocks) = v.get("content").and_then(Value::as_array) else {
         return Err(LmError::MalformedResponse {
-            message: format!("no `content` array in the response: {}", crate::error::snippet(&v.to_string())),
+            message: format!("no `content` array in the response: {}", crate::lm::snippet(&v.to_string())),
         });
     };
     let mut out = OutputBuilder {
@@ -125,7 +125,7 @@ pub(crate) struct Decoder {
 impl StreamDecoder for Decoder {
     fn event(&mut self, _event: Option<&str>, data: &str) -> Result<Decoded, LmError> {
         let v: Value = serde_json::from_str(data).map_err(|e| LmError::MalformedResponse {
-            message: format!("stream event is not valid JSON ({e}): {}", crate::error::snippet(data)),
+            message: format!("stream event is not valid JSON ({e}): {}", crate::lm::snippet(data)),
         })?;
         let mut decoded = Decoded::default();
         match v.get("type").and_then(Value::as_str).unwrap_or_default() {

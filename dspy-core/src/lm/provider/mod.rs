@@ -366,7 +366,7 @@ impl WireFormat {
     /// A complete (non-streamed) response body.
     pub(crate) fn parse(&self, body: &[u8]) -> Result<LmResponse, LmError> {
         let value: Value = serde_json::from_slice(body).map_err(|e| LmError::MalformedResponse {
-            message: format!("response body is not valid JSON ({e}): {}", crate::error::snippet(&String::from_utf8_lossy(body))),
+            message: format!("response body is not valid JSON ({e}): {}", crate::lm::snippet(&String::from_utf8_lossy(body))),
         })?;
         if let Some(message) = error_in_body(&value) {
             return Err(LmError::MalformedResponse { message: format!("the server returned an error object: {message}") });

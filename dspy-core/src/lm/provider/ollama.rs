@@ -19,7 +19,7 @@ fn images(content: &Content) -> Result<Vec<String>, LmError> {
                 None => {
                     return Err(LmError::Config(format!(
                         "Ollama takes images as base64 data, not URLs ({}); load the image from bytes or a file",
-                        crate::error::snippet(&image_url.url)
+                        crate::lm::snippet(&image_url.url)
                     )));
                 }
             },
@@ -159,7 +159,7 @@ pub(crate) fn parse(model_type: ModelType, v: &Value) -> Result<LmResponse, LmEr
     let key = if model_type == ModelType::Chat { "message" } else { "response" };
     if v.get(key).is_none() {
         return Err(LmError::MalformedResponse {
-            message: format!("no `{key}` in the response: {}", crate::error::snippet(&v.to_string())),
+            message: format!("no `{key}` in the response: {}", crate::lm::snippet(&v.to_string())),
         });
     }
     let (text, reasoning, tool_calls) = pieces(model_type, v);
@@ -191,7 +191,7 @@ impl Decoder {
 impl StreamDecoder for Decoder {
     fn event(&mut self, _event: Option<&str>, data: &str) -> Result<Decoded, LmError> {
         let v: Value = serde_json::from_str(data).map_err(|e| LmError::MalformedResponse {
-            message: format!("stream line is not valid JSON ({e}): {}", crate::error::snippet(data)),
+            message: format!("stream line is not valid JSON ({e}): {}", crate::lm::snippet(data)),
         })?;
         if let Some(message) = super::error_in_body(&v) {
             return Err(LmError::Other(format!("the server reported an error mid-stream: {message}")));

@@ -125,7 +125,7 @@ fn arguments_of(function: &Value) -> (String, Option<Value>) {
 pub(crate) fn parse(model_type: ModelType, v: &Value) -> Result<LmResponse, LmError> {
     let Some(choices) = v.get("choices").and_then(Value::as_array) else {
         return Err(LmError::MalformedResponse {
-            message: format!("no `choices` array in the response: {}", crate::error::snippet(&v.to_string())),
+            message: format!("no `choices` array in the response: {}", crate::lm::snippet(&v.to_string())),
         });
     };
     let mut outputs = Vec::with_capacity(choices.len());
@@ -190,7 +190,7 @@ impl StreamDecoder for Decoder {
             return Ok(Decoded { delta: None, done: true });
         }
         let v: Value = serde_json::from_str(data).map_err(|e| LmError::MalformedResponse {
-            message: format!("stream chunk is not valid JSON ({e}): {}", crate::error::snippet(data)),
+            message: format!("stream chunk is not valid JSON ({e}): {}", crate::lm::snippet(data)),
         })?;
         if let Some(message) = super::error_in_body(&v) {
             return Err(LmError::Other(format!("the server reported an error mid-stream: {message}")));

@@ -1,4 +1,7 @@
 //! `DummyLM`: an in-process language model with scripted answers, for tests and examples.
+//!
+//! It answers in an adapter's completion format, so it sits above both the LM layer (whose
+//! trait it implements) and the adapters (whose [`FormatOutputs`] it uses); neither depends on it.
 
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -6,8 +9,8 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value, json};
 
-use super::{LanguageModel, LmError, LmOutput, LmRequest, LmResponse, Message, Usage};
-use crate::adapter::{Adapter, ChatAdapter};
+use crate::adapter::{ChatAdapter, FormatOutputs};
+use crate::lm::{LanguageModel, LmError, LmOutput, LmRequest, LmResponse, Message, Usage};
 
 /// A scripted language model with DSPy's three modes:
 ///
@@ -28,7 +31,7 @@ use crate::adapter::{Adapter, ChatAdapter};
 /// ```
 pub struct DummyLM {
     mode: Mode,
-    adapter: Arc<dyn Adapter>,
+    adapter: Arc<dyn FormatOutputs>,
     next: AtomicUsize,
     history: Mutex<Vec<LmHistoryEntry>>,
     record_history: bool,
@@ -56,7 +59,7 @@ pub struct LmHistoryEntry {
 
 impl fmt::Debug for DummyLM {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DummyLM").field("adapter", &self.adapter.name()).finish_non_exhaustive()
+        f.debug_struct("DummyLM").field("adapter", &self.adapter).finish_non_exhaustive()
     }
 }
 
@@ -122,7 +125,17 @@ impl DummyLM {
     }
 
     /// Renders answers in this adapter's format (e.g. `JSONAdapter`).
-    pub fn with_adapter(mut self, adapter: Arc<dyn Adapter>) -> Self {
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use dspy_core::{DummyLM, JSONAdapter, LanguageModel, LmRequest};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let lm = DummyLM::new(vec![serde_json::json!({"answer": "Paris"})]).with_adapter(Arc::new(JSONAdapter::new()));
+    /// let out = lm.complete(LmRequest::default()).await.unwrap();
+    /// assert_eq!(out.outputs[0].text, "{\n  \"answer\": \"Paris\"\n}");
+    /// # });
+    /// ```
+    pub fn with_adapter(mut self, adapter: Arc<dyn FormatOutputs>) -> Self {
         self.adapter = adapter;
         self.rendered()
     }
