@@ -16,7 +16,7 @@
 //!     answer: String,
 //! }
 //!
-//! let lm = std::sync::Arc::new(DummyLM::new(vec![serde_json::json!({"answer": "Shakespeare"})]));
+//! let lm = DummyLM::new(vec![serde_json::json!({"answer": "Shakespeare"})]);
 //! let qa = Predict::<BasicQA>::new().with_lm(lm);
 //! let out = qa.call_blocking(BasicQAInput { question: "Who wrote Hamlet?".into() }).unwrap();
 //! assert_eq!(out.answer, "Shakespeare");

@@ -172,3 +172,16 @@ fn the_order_id_examples_load() {
     let (train, dev) = data::train_test_split(rows, 0.5, 0).unwrap();
     assert_eq!(train.len(), dev.len());
 }
+
+/// `?` turns a data error into the crate's error in a program's own functions.
+#[test]
+fn data_errors_convert_with_question_mark() {
+    fn load_all(path: &Path) -> dspy::Result<Vec<Qa>> {
+        Ok(data::load(path)?)
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "qa.jsonl", "{\"question\": \"q\"}\n");
+    let err = load_all(&path).unwrap_err();
+    assert!(matches!(&err, dspy::Error::Data(DataError::Row(row)) if row.line == 1), "{err:?}");
+    assert!(err.to_string().ends_with(":1: field `answer`: missing field `answer`"), "{err}");
+}

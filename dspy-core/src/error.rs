@@ -80,6 +80,9 @@ pub enum Error {
     /// A retriever or embedder failed.
     #[error(transparent)]
     Retrieve(#[from] RetrieveError),
+    /// A dataset file could not be loaded (`dspy::data`).
+    #[error(transparent)]
+    Data(#[from] crate::data::DataError),
     /// `Parallel` or `Evaluate` stopped because more items failed than `max_errors` allows.
     #[error("stopped after {errors} failed item(s) (max_errors = {max_errors}); last error: {last}")]
     TooManyErrors {

@@ -68,8 +68,8 @@ impl Settings {
     }
 
     /// Sets the language model.
-    pub fn lm(mut self, lm: Arc<dyn LanguageModel>) -> Self {
-        self.lm = Some(lm);
+    pub fn lm(mut self, lm: impl LanguageModel + 'static) -> Self {
+        self.lm = Some(lm.into_shared());
         self
     }
 

@@ -95,7 +95,7 @@ impl fmt::Display for RowError {
 
 impl std::error::Error for RowError {}
 
-/// A dataset could not be loaded.
+/// A dataset could not be loaded. Converts into the crate's [`Error`](crate::Error) with `?`.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DataError {

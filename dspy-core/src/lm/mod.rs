@@ -18,6 +18,7 @@ mod secret;
 mod sse;
 
 use std::fmt;
+use std::sync::Arc;
 use std::ops::{Add, AddAssign};
 
 use serde::{Deserialize, Serialize};
@@ -79,7 +80,53 @@ pub trait LanguageModel: Send + Sync + fmt::Debug {
         let events = vec![Ok(StreamEvent::Delta(text)), Ok(StreamEvent::Done(response))];
         Ok(Box::pin(futures::stream::iter(events)))
     }
+
+    /// The shared handle predictors and settings keep. Any model is taken by value
+    /// (`with_lm(lm)`, `Settings::new().lm(lm)`); an `Arc` given there is kept as it is, so
+    /// sharing one model between several predictors costs no second allocation.
+    fn into_shared(self) -> Arc<dyn LanguageModel>
+    where
+        Self: Sized + 'static,
+    {
+        Arc::new(self)
+    }
 }
+
+/// A shared model is itself a model (as rig does for its `CompletionModel`), so users pass
+/// `Arc<M>` or `M` alike and never wrap by hand.
+macro_rules! forward_language_model {
+    ($($impl_head:tt)*) => {
+        #[async_trait::async_trait]
+        $($impl_head)* {
+            fn model(&self) -> &str {
+                (**self).model()
+            }
+
+            fn capabilities(&self) -> Capabilities {
+                (**self).capabilities()
+            }
+
+            fn defaults(&self) -> LmConfig {
+                (**self).defaults()
+            }
+
+            async fn complete(&self, request: LmRequest) -> Result<LmResponse, LmError> {
+                (**self).complete(request).await
+            }
+
+            async fn stream(&self, request: LmRequest) -> Result<LmStream, LmError> {
+                (**self).stream(request).await
+            }
+
+            fn into_shared(self) -> Arc<dyn LanguageModel> {
+                self
+            }
+        }
+    };
+}
+
+forward_language_model!(impl<L: LanguageModel + 'static> LanguageModel for Arc<L>);
+forward_language_model!(impl LanguageModel for Arc<dyn LanguageModel>);
 
 /// A streamed completion: [`StreamEvent::Delta`]s, then one [`StreamEvent::Done`].
 pub type LmStream = std::pin::Pin<Box<dyn futures::Stream<Item = Result<StreamEvent, LmError>> + Send>>;

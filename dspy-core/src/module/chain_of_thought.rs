@@ -85,7 +85,7 @@ impl<S: TypedSignature> Default for ChainOfThought<S> {
 
 impl<S> ChainOfThought<S> {
     /// Uses this LM.
-    pub fn with_lm(mut self, lm: std::sync::Arc<dyn crate::LanguageModel>) -> Self {
+    pub fn with_lm(mut self, lm: impl crate::LanguageModel + 'static) -> Self {
         self.predict = self.predict.with_lm(lm);
         self
     }

@@ -1,7 +1,6 @@
 //! `MultiChainComparison`: compare several reasoning attempts and answer once more.
 
 use std::marker::PhantomData;
-use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
@@ -126,7 +125,7 @@ impl<S> MultiChainComparison<S> {
     }
 
     /// Uses this LM.
-    pub fn with_lm(mut self, lm: Arc<dyn LanguageModel>) -> Self {
+    pub fn with_lm(mut self, lm: impl LanguageModel + 'static) -> Self {
         self.predict = self.predict.with_lm(lm);
         self
     }

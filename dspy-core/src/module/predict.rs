@@ -125,8 +125,8 @@ impl<S> Predict<S> {
     }
 
     /// Uses this LM instead of the configured one.
-    pub fn with_lm(mut self, lm: Arc<dyn LanguageModel>) -> Self {
-        self.lm = Some(lm);
+    pub fn with_lm(mut self, lm: impl LanguageModel + 'static) -> Self {
+        self.lm = Some(lm.into_shared());
         self
     }
 

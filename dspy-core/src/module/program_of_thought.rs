@@ -1,7 +1,6 @@
 //! `ProgramOfThought`: the LM writes Python that computes the answer; the code runs in a sandbox.
 
 use std::marker::PhantomData;
-use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
@@ -187,7 +186,8 @@ impl<S> ProgramOfThought<S> {
     }
 
     /// Uses this LM for all three steps.
-    pub fn with_lm(mut self, lm: Arc<dyn LanguageModel>) -> Self {
+    pub fn with_lm(mut self, lm: impl LanguageModel + 'static) -> Self {
+        let lm = lm.into_shared();
         for cot in [&mut self.code_generate, &mut self.code_regenerate, &mut self.generate_output] {
             cot.predict.set_lm(Some(lm.clone()));
         }

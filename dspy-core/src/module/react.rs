@@ -218,7 +218,8 @@ impl<S> ReAct<S> {
     }
 
     /// Uses this LM for both predictors.
-    pub fn with_lm(mut self, lm: Arc<dyn LanguageModel>) -> Self {
+    pub fn with_lm(mut self, lm: impl LanguageModel + 'static) -> Self {
+        let lm = lm.into_shared();
         self.react.set_lm(Some(lm.clone()));
         self.extract.predict.set_lm(Some(lm));
         self
