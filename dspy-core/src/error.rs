@@ -1,7 +1,7 @@
 //! Typed errors. Every failure a user can cause or meet is one of these, never a panic.
 //!
 //! Each area owns its error type ([`LmError`], [`ParseError`], the module area's
-//! [`ToolError`](crate::module::ToolError) ...) and [`Error`] wraps them. The module and retrieve
+//! [`ToolError`] ...) and [`Error`] wraps them. The module and retrieve
 //! areas keep theirs in leaf `error` files that import nothing else of their area, so this file
 //! depends on those leaves only and no import cycle runs through it.
 

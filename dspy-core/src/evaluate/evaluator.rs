@@ -126,7 +126,7 @@ impl Evaluate {
         self
     }
 
-    /// Stops (with [`Error::TooManyErrors`]) once this many examples failed.
+    /// Stops (with [`Error::TooManyErrors`](crate::Error::TooManyErrors)) once this many examples failed.
     pub fn max_errors(mut self, n: usize) -> Self {
         self.max_errors = Some(n);
         self
