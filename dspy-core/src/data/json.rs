@@ -41,9 +41,13 @@ pub(super) fn read_array<T: DeserializeOwned>(path: &Path, sink: &mut Sink<'_, T
     let text = std::str::from_utf8(&bytes).map_err(|e| sink.malformed(format!("not UTF-8 (at byte {})", e.valid_up_to())))?;
     let elements: Vec<&RawValue> = serde_json::from_str(text)
         .map_err(|e| sink.malformed(format!("expected a JSON array of rows: {e}")))?;
+    // Elements come in file order: count newlines from the previous element on, not from the
+    // start of the file each time.
+    let (mut scanned, mut first_line) = (0usize, 1u64);
     for raw in elements {
         let at = raw.get().as_ptr() as usize - text.as_ptr() as usize;
-        let first_line = 1 + text.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() as u64;
+        first_line += text.as_bytes()[scanned..at].iter().filter(|&&b| b == b'\n').count() as u64;
+        scanned = at;
         let row = from_json_row(raw.get())
             .map_err(|(field, message, line)| sink.row_error(first_line + line as u64 - 1, field, message));
         sink.push(row)?;
