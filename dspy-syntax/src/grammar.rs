@@ -21,15 +21,22 @@ pub enum TypeExpr {
     },
     /// `A | B | ...`
     Union(Vec<TypeExpr>),
-    /// A string constant (only meaningful inside `Literal[...]`).
+    /// A constant: a `Literal[...]` value, or `None` (which as a type means `NoneType`).
+    Const(Const),
+}
+
+/// A constant of a type expression, as written: a `Literal[...]` value or `None`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Const {
+    /// `'a'`
     Str(String),
-    /// An integer constant.
+    /// `1`
     Int(i64),
-    /// A float constant.
+    /// `1.5`
     Float(f64),
-    /// `True` or `False`.
+    /// `True`, `False`
     Bool(bool),
-    /// `None`.
+    /// `None`
     None,
 }
 
@@ -236,9 +243,9 @@ impl Parser<'_> {
                 let position = self.pos;
                 let mut name = self.ident_allow_constants()?;
                 match name.as_str() {
-                    "True" => return Ok(TypeExpr::Bool(true)),
-                    "False" => return Ok(TypeExpr::Bool(false)),
-                    "None" => return Ok(TypeExpr::None),
+                    "True" => return Ok(TypeExpr::Const(Const::Bool(true))),
+                    "False" => return Ok(TypeExpr::Const(Const::Bool(false))),
+                    "None" => return Ok(TypeExpr::Const(Const::None)),
                     _ => {}
                 }
                 while self.peek() == Some('.') {
@@ -298,7 +305,7 @@ impl Parser<'_> {
             let c = self.chars[self.pos];
             self.pos += 1;
             if c == quote {
-                return Ok(TypeExpr::Str(value));
+                return Ok(TypeExpr::Const(Const::Str(value)));
             }
             if c == '\\' && self.pos < self.end {
                 let e = self.chars[self.pos];
@@ -328,10 +335,10 @@ impl Parser<'_> {
         }
         let text: String = self.chars[start..self.pos].iter().filter(|c| **c != '_').collect();
         if let Ok(i) = text.parse::<i64>() {
-            return Ok(TypeExpr::Int(i));
+            return Ok(TypeExpr::Const(Const::Int(i)));
         }
         if let Ok(f) = text.parse::<f64>() {
-            return Ok(TypeExpr::Float(f));
+            return Ok(TypeExpr::Const(Const::Float(f)));
         }
         self.pos = start;
         self.err(format!("`{text}` is not a valid number"))
@@ -382,11 +389,11 @@ mod tests {
         let sig = parse_signature("q -> a: Literal['x', \"y's\", 3], b: float | None").unwrap();
         assert_eq!(
             strip_positions(sig.outputs[0].ty.clone().unwrap()),
-            name("Literal", vec![TypeExpr::Str("x".into()), TypeExpr::Str("y's".into()), TypeExpr::Int(3)])
+            name("Literal", vec![TypeExpr::Const(Const::Str("x".into())), TypeExpr::Const(Const::Str("y's".into())), TypeExpr::Const(Const::Int(3))])
         );
         assert_eq!(
             strip_positions(sig.outputs[1].ty.clone().unwrap()),
-            TypeExpr::Union(vec![name("float", vec![]), TypeExpr::None])
+            TypeExpr::Union(vec![name("float", vec![]), TypeExpr::Const(Const::None)])
         );
     }
 

@@ -8,5 +8,5 @@
 mod grammar;
 mod types;
 
-pub use grammar::{FieldDecl, SignatureDecl, SyntaxError, TypeExpr, parse_signature, parse_type};
-pub use types::{Const, PyType, TypeName, literal_quote};
+pub use grammar::{Const, FieldDecl, SignatureDecl, SyntaxError, TypeExpr, parse_signature, parse_type};
+pub use types::{PyType, TypeName, literal_quote};

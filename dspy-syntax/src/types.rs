@@ -1,22 +1,7 @@
 //! Type names to types: DSPy's (Python's) type vocabulary, resolved once for both the runtime's
 //! `FieldType` and the macro's generated code.
 
-use crate::grammar::{SyntaxError, TypeExpr};
-
-/// A constant inside `Literal[...]`.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Const {
-    /// `'a'`
-    Str(String),
-    /// `1`
-    Int(i64),
-    /// `1.5`
-    Float(f64),
-    /// `True`, `False`
-    Bool(bool),
-    /// `None`
-    None,
-}
+use crate::grammar::{Const, SyntaxError, TypeExpr};
 
 /// A resolved type expression in DSPy's vocabulary. `N` is what a user type name (`Verdict`,
 /// `models.Verdict`) resolves to: the runtime's own type, or the name itself for the macro.
@@ -75,11 +60,9 @@ impl<N: PartialEq + TypeName> PyType<N> {
     ) -> Result<Self, SyntaxError> {
         let bad = |position: usize, message: String| SyntaxError { position, message };
         match expr {
-            TypeExpr::None => Ok(PyType::NoneType),
+            TypeExpr::Const(Const::None) => Ok(PyType::NoneType),
             TypeExpr::Union(members) => Ok(Self::union_of(Self::resolve_all(members, position, named)?)),
-            TypeExpr::Str(_) | TypeExpr::Int(_) | TypeExpr::Float(_) | TypeExpr::Bool(_) => {
-                Err(bad(position, "a constant is only allowed inside `Literal[...]`".into()))
-            }
+            TypeExpr::Const(_) => Err(bad(position, "a constant is only allowed inside `Literal[...]`".into())),
             TypeExpr::Name { name, args, position: at } => {
                 let at = *at;
                 let base = name.rsplit('.').next().unwrap_or(name);
@@ -147,11 +130,7 @@ impl<N: PartialEq + TypeName> PyType<N> {
                         let values = args
                             .iter()
                             .map(|a| match a {
-                                TypeExpr::Str(s) => Ok(Const::Str(s.clone())),
-                                TypeExpr::Int(i) => Ok(Const::Int(*i)),
-                                TypeExpr::Float(f) => Ok(Const::Float(*f)),
-                                TypeExpr::Bool(b) => Ok(Const::Bool(*b)),
-                                TypeExpr::None => Ok(Const::None),
+                                TypeExpr::Const(c) => Ok(c.clone()),
                                 _ => Err(bad(at, "`Literal` values must be constants".into())),
                             })
                             .collect::<Result<Vec<_>, _>>()?;
