@@ -15,7 +15,7 @@ use axum::Router;
 use axum::serve::ListenerExt;
 use axum::routing::post;
 use dspy::lm::{Cache, CacheConfig, LM};
-use dspy::{Example, LanguageModel, LmRequest, Message, Predict};
+use dspy::{Example, LanguageModel, LmRequest, Message, Module, Predict};
 use futures::StreamExt;
 use serde_json::{Value, json};
 

@@ -38,9 +38,9 @@ async fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
     // MIPROv2 light.
     let sim = SimLm::new();
     dspy::configure(Settings::new().lm(sim.clone()));
-    let mipro = MiproV2::new().auto(Some(AutoMode::Light)).prompt_model(sim.clone()).progress(false);
+    let mipro = MiproV2::new().auto(AutoMode::Light).prompt_model(sim.clone()).progress(false);
     let started = Instant::now();
-    let compiled = mipro.compile(&student, &trainset, Some(&valset), &AnswerMatch).await?;
+    let compiled = mipro.compile(&student, &trainset, &AnswerMatch).valset(&valset).await?;
     let wall = started.elapsed().as_secs_f64();
     let extra = &compiled.report.extra;
     println!("\n== MIPROv2 light");
@@ -62,7 +62,7 @@ async fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
     dspy::configure(Settings::new().lm(sim.clone()));
     let gepa = Gepa::new().auto(AutoMode::Light).reflection_lm(sim.clone()).progress(false);
     let started = Instant::now();
-    let compiled = gepa.compile(&student, &trainset, Some(&valset), &AnswerMatch).await?;
+    let compiled = gepa.compile(&student, &trainset, &AnswerMatch).valset(&valset).await?;
     let wall = started.elapsed().as_secs_f64();
     let extra = &compiled.report.extra;
     println!("\n== GEPA light");

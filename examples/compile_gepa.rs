@@ -28,7 +28,7 @@ async fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
 
     let gepa = Gepa::new().reflection_lm(lm.clone()).seed(0).num_threads(8);
     let gepa = if sim.is_some() { gepa.auto(AutoMode::Light) } else { gepa.budget_metric_calls(200) };
-    let compiled = gepa.compile(&program, &trainset, Some(&valset), &AnswerMatch).await?;
+    let compiled = gepa.compile(&program, &trainset, &AnswerMatch).valset(&valset).await?;
     println!("{}", compiled.report);
     let extra = &compiled.report.extra;
     println!(

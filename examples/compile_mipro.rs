@@ -26,8 +26,8 @@ async fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
     let before = evaluate.run(&program).await?;
     println!("== uncompiled: {:.1}% on {test} held-out examples", before.score);
 
-    let mipro = MiproV2::new().auto(Some(AutoMode::Light)).prompt_model(lm.clone()).seed(9).num_threads(8);
-    let compiled = mipro.compile(&program, &trainset, Some(&valset), &AnswerMatch).await?;
+    let mipro = MiproV2::new().auto(AutoMode::Light).prompt_model(lm.clone()).seed(9).num_threads(8);
+    let compiled = mipro.compile(&program, &trainset, &AnswerMatch).valset(&valset).await?;
     println!("{}", compiled.report);
     println!("instruction candidates: {}", serde_json::to_string_pretty(&compiled.report.extra["instruction_candidates"])?);
 

@@ -147,12 +147,12 @@ async fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
     rows.push(evaluate_row("uncompiled", compiled?, used.total(), started.elapsed().as_secs_f64(), &evaluate).await?);
 
     let started = Instant::now();
-    let (compiled, used) = dspy::usage::track(LabeledFewShot::new(K).sample(false).seed(SEED).compile(&student, trainset, None, &metric)).await;
+    let (compiled, used) = dspy::usage::track(LabeledFewShot::new(K).sample(false).seed(SEED).compile(&student, trainset, metric)).await;
     rows.push(evaluate_row("LabeledFewShot(k=4)", compiled?.program, used.total(), started.elapsed().as_secs_f64(), &evaluate).await?);
 
     let started = Instant::now();
     let bootstrap = BootstrapFewShot::new().max_bootstrapped_demos(K).max_labeled_demos(K).seed(SEED).num_threads(1);
-    let (compiled, used) = dspy::usage::track(bootstrap.compile(&student, trainset, None, &metric)).await;
+    let (compiled, used) = dspy::usage::track(bootstrap.compile(&student, trainset, metric)).await;
     rows.push(evaluate_row("BootstrapFewShot", compiled?.program, used.total(), started.elapsed().as_secs_f64(), &evaluate).await?);
 
     if std::env::var("REAL_MIPRO").is_ok_and(|v| v == "0") {
@@ -160,14 +160,14 @@ async fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
     } else {
         let started = Instant::now();
         let mipro = MiproV2::new()
-            .auto(Some(AutoMode::Light))
+            .auto(AutoMode::Light)
             .max_bootstrapped_demos(K)
             .max_labeled_demos(K)
             .prompt_model(lm.clone())
             .seed(SEED)
             .num_threads(1)
             .progress(false);
-        let (compiled, used) = dspy::usage::track(mipro.compile(&student, trainset, None, &metric)).await;
+        let (compiled, used) = dspy::usage::track(mipro.compile(&student, trainset, metric)).await;
         rows.push(evaluate_row("MIPROv2(light)", compiled?.program, used.total(), started.elapsed().as_secs_f64(), &evaluate).await?);
     }
 

@@ -32,13 +32,13 @@ pub use dspy_core::{
 pub use dspy_core::{Adapter, ChatAdapter, FormatOutputs, JSONAdapter, XMLAdapter};
 pub use dspy_core::{Error, InputError, ParseError, Result, SignatureError, StateError};
 pub use dspy_core::{DummyLM, LmHistoryEntry};
-pub use dspy_core::{Example, Predicted, Prediction};
+pub use dspy_core::{Example, Predicted, Prediction, TypedExample, typed_example};
 pub use dspy_core::{
     CacheConfig, Capabilities, Content, ContentPart, LM, LanguageModel, LmConfig, LmError, LmOutput, LmRequest,
     LmResponse, LmStream, Message, ResponseFormat, Role, StreamEvent, StructuredOutput, ToolCall, ToolSpec, Usage,
     configure_cache, inspect_history,
 };
-pub use dspy_core::{ChainOfThought, Module, Predict, Predictor, Reasoned, Untyped};
+pub use dspy_core::{ChainOfThought, Module, Predict, Predictor, Program, Reasoned, Untyped};
 pub use dspy_core::{MultiChainComparison, ProgramOfThought, PythonSandbox, ReAct, Tool, ToolError, majority};
 pub use dspy_core::{Audio, Image, MediaError};
 pub use dspy_core::{Settings, configure};
@@ -54,11 +54,11 @@ pub use dspy_optimizers as optimizers;
 pub mod prelude {
     pub use dspy_core::{
         Adapter, ChainOfThought, ChatAdapter, DummyLM, Example, Field, FieldType, JSONAdapter, LM, LanguageModel, Module, Predict,
-        Predicted, Prediction, Predictor, Settings, Signature, TypedSignature, XMLAdapter, configure,
+        Predicted, Prediction, Predictor, Program, Settings, Signature, TypedExample, TypedSignature, XMLAdapter, configure,
     };
     pub use dspy_macros::{Signature, signature};
     pub use dspy_core::Result;
-    pub use dspy_core::evaluate::{Evaluate, Metric, Score};
+    pub use dspy_core::evaluate::{Evaluate, Metric, Score, Trace};
     pub use dspy_core::module::{Assert, Backtracking, BestOfN, ModuleExt, Parallel, Refine, Suggest};
     pub use dspy_core::retrieve::{Embeddings, Retrieve, Retriever};
     pub use dspy_macros::module;

@@ -28,7 +28,7 @@ impl Inner {
 }
 
 #[module]
-struct Program {
+struct Hops {
     generate_answer: ChainOfThought<Qa>,
     hops: Vec<ChainOfThought<Query>>,
     maybe: Option<Predict<Qa>>,
@@ -41,7 +41,7 @@ struct Program {
 }
 
 #[module]
-impl Program {
+impl Hops {
     async fn forward(&self, question: String, context: Option<Vec<String>>) -> Result<Prediction> {
         let context = context.unwrap_or_default();
         let q = self.hops[0].call((context, question.clone())).await?;
@@ -64,8 +64,8 @@ impl Boxed {
     }
 }
 
-fn program() -> Program {
-    Program {
+fn program() -> Hops {
+    Hops {
         generate_answer: ChainOfThought::new(),
         hops: vec![ChainOfThought::new(), ChainOfThought::new()],
         maybe: Some(Predict::new()),
@@ -137,10 +137,10 @@ async fn typed_forward_reads_inputs_by_name() {
     assert!(lm.history()[0].messages.last().unwrap().content.text().starts_with("[[ ## context ## ]]\n[]"));
 
     let err = Module::forward(&p, &Example::new().with("context", json!([]))).await.unwrap_err();
-    assert!(err.to_string().contains("`Program::forward` needs the input `question`"), "{err}");
+    assert!(err.to_string().contains("`Hops::forward` needs the input `question`"), "{err}");
     assert!(matches!(&err, dspy::Error::Input(dspy::InputError::Missing { field, .. }) if field == "question"), "{err:?}");
     let err = Module::forward(&p, &Example::new().with("question", 3)).await.unwrap_err();
-    assert!(err.to_string().contains("input `question` of `Program::forward`"), "{err}");
+    assert!(err.to_string().contains("input `question` of `Hops::forward`"), "{err}");
     assert!(matches!(&err, dspy::Error::Input(dspy::InputError::WrongType { field, expected, .. }) if field == "question" && expected.contains("String")), "{err:?}");
 }
 

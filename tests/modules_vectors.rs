@@ -7,7 +7,7 @@ mod common;
 use std::sync::Arc;
 
 use dspy::module::{MultiChainComparison, ReAct, Tool};
-use dspy::{ChatAdapter, DummyLM, Example, LmConfig, Prediction, Signature};
+use dspy::{ChatAdapter, DummyLM, Example, LmConfig, Module, Prediction, Signature};
 use serde_json::{Map, Value};
 
 /// Get the current weather for a city.

@@ -225,7 +225,7 @@ async fn streaming_delivers_chunks_as_they_are_generated() {
 
     // A module streams too: field chunks (if the model keeps the format) and always a final item.
     let qa = Predict::<BasicQA>::new().with_lm(Arc::new(lm.clone()));
-    let mut items = qa.stream_call(BasicQAInput { question: "What is the capital of Japan?".into() });
+    let mut items = qa.stream(BasicQAInput { question: "What is the capital of Japan?".into() });
     let mut chunks = 0;
     let mut finished = false;
     while let Some(item) = items.next().await {
@@ -235,7 +235,7 @@ async fn streaming_delivers_chunks_as_they_are_generated() {
                 assert_eq!(field, "answer", "only output fields are streamed ({text:?})");
             }
             Ok(StreamItem::Done(p)) => {
-                println!("streamed prediction after {chunks} chunk(s): {:?}", p.outputs());
+                println!("streamed prediction after {chunks} chunk(s): {:?}", p.prediction().outputs());
                 finished = true;
             }
             Err(e) => {

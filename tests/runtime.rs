@@ -60,7 +60,7 @@ async fn chat_stream_yields_field_chunks_then_the_typed_prediction() {
     let text = "[[ ## reasoning ## ]]\nHamlet is a play by Shakespeare.\n\n[[ ## answer ## ]]\nWilliam Shakespeare\n\n[[ ## confidence ## ]]\n0.9\n\n[[ ## completed ## ]]";
     let lm = Arc::new(TrickleLM { text: text.into(), piece: 3 });
     let p = Predict::<Explain>::new().with_lm(lm);
-    let mut stream = p.stream_call(ExplainInput { question: "Who wrote Hamlet?".into() });
+    let mut stream = p.stream(ExplainInput { question: "Who wrote Hamlet?".into() });
     let mut chunks: Vec<(String, String)> = Vec::new();
     let mut done = None;
     while let Some(item) = stream.next().await {
@@ -79,7 +79,7 @@ async fn chat_stream_yields_field_chunks_then_the_typed_prediction() {
     let order: Vec<&str> = chunks.iter().map(|(f, _)| f.as_str()).collect();
     let first = |f: &str| order.iter().position(|g| *g == f).unwrap();
     assert!(first("reasoning") < first("answer") && first("answer") < first("confidence"));
-    let typed = dspy::Predicted::<ExplainOutput>::new(done.expect("a final prediction")).unwrap();
+    let typed: dspy::Predicted<ExplainOutput> = done.expect("a final prediction");
     assert_eq!(typed.answer, "William Shakespeare");
     assert_eq!(typed.confidence, 0.9);
 }
@@ -89,8 +89,8 @@ async fn json_stream_decodes_string_values() {
     let text = "{\n  \"reasoning\": \"Because \\\"Hamlet\\\".\",\n  \"answer\": \"Shakespeare\",\n  \"confidence\": 1\n}";
     let lm = Arc::new(TrickleLM { text: text.into(), piece: 2 });
     let p = Predict::<Explain>::new().with_lm(lm).with_adapter(Arc::new(JSONAdapter::new()));
-    let items: Vec<StreamItem> =
-        p.stream_call(ExplainInput { question: "?".into() }).map(|i| i.unwrap()).collect().await;
+    let items: Vec<StreamItem<dspy::Predicted<ExplainOutput>>> =
+        p.stream(ExplainInput { question: "?".into() }).map(|i| i.unwrap()).collect().await;
     let reasoning: String = items
         .iter()
         .filter_map(|i| match i {
@@ -100,14 +100,15 @@ async fn json_stream_decodes_string_values() {
         .collect();
     assert_eq!(reasoning, "Because \"Hamlet\".");
     let Some(StreamItem::Done(pred)) = items.last() else { panic!("no final prediction") };
-    assert_eq!(pred.get("confidence"), Some(&json!(1.0)));
+    assert_eq!(pred.confidence, 1.0);
+    assert_eq!(pred.prediction().get("confidence"), Some(&json!(1.0)));
 }
 
 #[tokio::test]
 async fn a_stream_that_cannot_be_parsed_is_a_typed_error() {
     let lm = Arc::new(TrickleLM { text: "[[ ## reasoning ## ]]\nthinking...".into(), piece: 4 });
     let p = Predict::<Explain>::new().with_lm(lm);
-    let items: Vec<_> = p.stream_call(ExplainInput { question: "?".into() }).collect().await;
+    let items: Vec<_> = p.stream(ExplainInput { question: "?".into() }).collect().await;
     assert!(matches!(items.first(), Some(Ok(StreamItem::Chunk { .. }))));
     assert!(matches!(items.last(), Some(Err(dspy::Error::Parse(_)))), "{:?}", items.last());
 }

@@ -158,3 +158,56 @@ impl std::ops::Index<&str> for Example {
         self.data.get(key).unwrap_or(&Value::Null)
     }
 }
+
+/// A row of a typed dataset (such as the `NameExample` that `#[derive(Signature)]` generates):
+/// it becomes the dynamic [`Example`] that `Evaluate` and the optimizers run on, with its
+/// inputs marked, and typed metrics read the gold row back from it.
+///
+/// `Example` itself is one, so the dynamic API takes the same paths.
+///
+/// ```
+/// use dspy_core::{Example, TypedExample, typed_example};
+/// #[derive(Clone, serde::Serialize, serde::Deserialize)]
+/// struct Row { question: String, answer: String }
+/// impl TypedExample for Row {
+///     fn to_example(&self) -> Example { typed_example(self, &["question"]) }
+/// }
+/// let ex = Row { question: "2+2?".into(), answer: "4".into() }.to_example();
+/// assert_eq!(ex.inputs().get_str("question"), Some("2+2?"));
+/// assert_eq!(Row::from_example(&ex).unwrap().answer, "4");
+/// ```
+pub trait TypedExample: serde::de::DeserializeOwned + Send + Sync {
+    /// The dynamic example, its input fields marked.
+    fn to_example(&self) -> Example;
+
+    /// The typed row, read back from a dynamic example (by serde, field by field).
+    fn from_example(example: &Example) -> crate::Result<Self> {
+        Self::deserialize(example.data()).map_err(|e| {
+            crate::Error::Input(crate::error::InputError::Invalid {
+                needed_by: "a typed metric".into(),
+                message: format!("the example does not read as `{}`: {e}", std::any::type_name::<Self>()),
+            })
+        })
+    }
+}
+
+impl TypedExample for Example {
+    fn to_example(&self) -> Example {
+        self.clone()
+    }
+
+    fn from_example(example: &Example) -> crate::Result<Self> {
+        Ok(example.clone())
+    }
+}
+
+/// A typed row as an [`Example`]: its serde fields, `inputs` marked as the inputs. What
+/// generated and hand-written [`TypedExample::to_example`]s call; a row that does not serialise
+/// to an object becomes an empty example (its fields then read as missing, with an error).
+pub fn typed_example<T: Serialize + ?Sized>(row: &T, inputs: &[&str]) -> Example {
+    let data = match serde_json::to_value(row) {
+        Ok(Value::Object(map)) => map,
+        _ => Map::new(),
+    };
+    Example::from_map(data).with_inputs(inputs.iter().copied())
+}

@@ -29,13 +29,13 @@ pub mod usage;
 pub use adapter::{Adapter, ChatAdapter, FormatOutputs, JSONAdapter, XMLAdapter};
 pub use dummy::{DummyLM, LmHistoryEntry};
 pub use error::{Error, InputError, ParseError, Result, SignatureError, StateError};
-pub use example::Example;
+pub use example::{Example, TypedExample, typed_example};
 pub use lm::{
     CacheConfig, Capabilities, Content, ContentPart, LM, LanguageModel, LmConfig, LmError, LmOutput, LmRequest,
     LmResponse, LmStream, Message, ResponseFormat, Role, StreamEvent, StructuredOutput, ToolCall, ToolSpec, Usage,
     configure_cache, inspect_history,
 };
-pub use module::{ChainOfThought, Module, Predict, Predictor, Reasoned, Untyped};
+pub use module::{ChainOfThought, Module, Predict, Predictor, Program, Reasoned, Untyped};
 pub use module::{MultiChainComparison, ProgramOfThought, PythonSandbox, ReAct, Tool, ToolError, majority};
 pub use prediction::{Predicted, Prediction};
 pub use types::{Audio, Image, MediaError};
@@ -69,7 +69,7 @@ pub mod __private {
     pub use serde;
     pub use serde_json;
     pub use async_trait::async_trait;
-    pub use crate::module::program::__input;
+    pub use crate::module::program::{__input, __inputs, __output_prediction, __to_example, __to_value};
     pub use crate::module::tool::take_arg;
     pub use crate::pyfmt::cleandoc;
 }

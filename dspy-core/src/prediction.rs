@@ -118,9 +118,34 @@ impl<T: DeserializeOwned> Predicted<T> {
 }
 
 impl<T> Predicted<T> {
+    /// A typed output that a program built itself (a `#[module]`'s `forward`), with the
+    /// prediction the dynamic API sees: its serde fields.
+    pub fn from_output(output: T) -> Result<Self, Error>
+    where
+        T: Serialize,
+    {
+        let map = match serde_json::to_value(&output) {
+            Ok(Value::Object(map)) => map,
+            Ok(other) => return Err(Error::Output { type_name: std::any::type_name::<T>(), reason: format!("serialises to {other}, not an object") }),
+            Err(e) => return Err(Error::Output { type_name: std::any::type_name::<T>(), reason: e.to_string() }),
+        };
+        Ok(Predicted { output, prediction: Prediction::new(map) })
+    }
+
+    /// A typed output beside the prediction it was read from (for programs whose output is
+    /// not read field by field, such as `Parallel`'s list).
+    pub(crate) fn from_parts(output: T, prediction: Prediction) -> Self {
+        Predicted { output, prediction }
+    }
+
     /// The typed outputs.
     pub fn into_inner(self) -> T {
         self.output
+    }
+
+    /// The typed outputs and the dynamic prediction, by value.
+    pub fn into_parts(self) -> (T, Prediction) {
+        (self.output, self.prediction)
     }
 
     /// The dynamic prediction.

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::future::Future;
+use std::future::IntoFuture;
 use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
@@ -151,10 +151,10 @@ impl UsageSink {
 /// assert_eq!(used.get("openai/gpt-4o-mini").unwrap().calls, 1);
 /// # });
 /// ```
-pub async fn track<F: Future>(fut: F) -> (F::Output, UsageByModel) {
+pub async fn track<F: IntoFuture>(fut: F) -> (F::Output, UsageByModel) {
     let parent = settings::current().inner().usage_sink().cloned();
     let sink = UsageSink::default();
-    let out = settings::context(Settings::new().with_usage_sink(sink.clone()), fut).await;
+    let out = settings::context(Settings::new().with_usage_sink(sink.clone()), fut.into_future()).await;
     let used = sink.take();
     if let Some(parent) = parent {
         parent.merge(&used);

@@ -5,7 +5,7 @@ mod lm_support;
 use std::sync::Arc;
 
 use dspy_core::lm::{LM, Price, history};
-use dspy_core::{LanguageModel, LmRequest, Message, Predict, settings, usage};
+use dspy_core::{LanguageModel, LmRequest, Message, Module, Predict, settings, usage};
 use lm_support::{MockServer, Reply, chat_completion};
 use serde_json::json;
 

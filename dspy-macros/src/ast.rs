@@ -23,6 +23,8 @@ pub struct DeriveReceiver {
     /// `#[signature(crate = "path")]`
     #[darling(rename = "crate", default, with = attr::crate_path)]
     pub krate: Option<Path>,
+    /// `#[signature(unlabeled)]`: no output has gold labels in the data.
+    pub unlabeled: darling::util::Flag,
 }
 
 /// One field of the derive input.
@@ -62,6 +64,8 @@ pub struct Model {
     pub input_ident: Ident,
     /// The generated output struct.
     pub output_ident: Ident,
+    /// The generated example struct (inputs and gold outputs).
+    pub example_ident: Ident,
     /// The run-time signature's name.
     pub name: String,
     /// An expression of type `&str`: the raw doc comment, cleandoc'd at run time.
@@ -100,6 +104,8 @@ pub struct ModelField {
     pub prefix: Option<LitStr>,
     /// Whether serde needs `#[serde(rename = "name")]`.
     pub renamed: bool,
+    /// An output without gold labels: `Option<_>` in the example type.
+    pub unlabeled: bool,
     /// Doc attributes for the generated struct field.
     pub docs: TokenStream,
     /// The span of the field's type: errors about the generated field (a missing `Serialize`
@@ -191,6 +197,7 @@ impl Model {
                 desc,
                 prefix: parsed.args.prefix,
                 renamed,
+                unlabeled: parsed.args.unlabeled.is_present() || receiver.unlabeled.is_present(),
                 docs,
                 ty_span,
             });
@@ -199,6 +206,7 @@ impl Model {
         Ok(Model {
             input_ident: format_ident!("{}Input", receiver.ident),
             output_ident: format_ident!("{}Output", receiver.ident),
+            example_ident: format_ident!("{}Example", receiver.ident),
             name: receiver.ident.unraw().to_string(),
             span: receiver.ident.span(),
             ident: receiver.ident,

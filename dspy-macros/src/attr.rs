@@ -47,6 +47,8 @@ pub struct FieldArgs {
     /// The name in prompts.
     #[darling(default, with = string_literal)]
     pub rename: Option<LitStr>,
+    /// An output without gold labels in the data: optional in the generated example type.
+    pub unlabeled: Flag,
 }
 
 /// `key = "string"`, with a clearer error than darling's "Unexpected literal type".
@@ -177,6 +179,9 @@ pub fn field_attrs(field: &FieldReceiver, ident: &Ident) -> syn::Result<FieldAtt
     errors.finish()?;
     match found {
         Some((kind, args)) => {
+            if kind == Kind::Input && args.unlabeled.is_present() {
+                return Err(syn::Error::new(args.unlabeled.span(), "`unlabeled` is for outputs: inputs are always in the data"));
+            }
             if let Some(rename) = &args.rename
                 && rename.value().trim().is_empty()
             {

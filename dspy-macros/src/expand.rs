@@ -19,9 +19,11 @@ fn try_derive(input: &DeriveInput) -> syn::Result<TokenStream> {
     let model = Model::from_derive(receiver)?;
     valid::model(&model)?;
     let typed = typed_signature(&model);
+    let example_type = example_type(&model);
     let example = example_from_struct(&model);
     Ok(quote! {
         #typed
+        #example_type
         #example
     })
 }
@@ -68,7 +70,7 @@ pub fn typed_signature(model: &Model) -> TokenStream {
 
     quote! {
         #[doc = #input_doc]
-        #[derive(::core::fmt::Debug, ::core::clone::Clone, #krate::__private::serde::Serialize)]
+        #[derive(::core::fmt::Debug, ::core::clone::Clone, #krate::__private::serde::Serialize, #krate::__private::serde::Deserialize)]
         #[serde(crate = #serde_crate)]
         #[allow(dead_code, non_snake_case)]
         #vis struct #input_ident {
@@ -76,7 +78,7 @@ pub fn typed_signature(model: &Model) -> TokenStream {
         }
 
         #[doc = #output_doc]
-        #[derive(::core::fmt::Debug, ::core::clone::Clone, #krate::__private::serde::Deserialize)]
+        #[derive(::core::fmt::Debug, ::core::clone::Clone, #krate::__private::serde::Serialize, #krate::__private::serde::Deserialize)]
         #[serde(crate = #serde_crate)]
         #[allow(dead_code, non_snake_case)]
         #vis struct #output_ident {
@@ -94,6 +96,71 @@ pub fn typed_signature(model: &Model) -> TokenStream {
                     #krate::Signature::from_fields(#name, #instructions, [#(#fields),*])
                         .unwrap_or_else(|e| ::core::panic!("invalid signature `{}`: {}", #name, e))
                 })
+            }
+        }
+    }
+}
+
+/// `{Name}Example`: a row of a dataset for this task, the inputs and the gold outputs (an
+/// `unlabeled` output as `Option<_>`), with `TypedExample` and the conversions into the inputs.
+pub fn example_type(model: &Model) -> TokenStream {
+    let Model { krate, vis, ident, input_ident, example_ident, .. } = model;
+    let serde_crate = format!("{}::__private::serde", quote!(#krate)).replace(' ', "");
+    let fields = model.fields.iter().map(|f| {
+        let ModelField { ident, ty, docs, .. } = f;
+        let rename = f.renamed.then(|| {
+            let name = &f.name;
+            quote_spanned!(f.ty_span=> #[serde(rename = #name)])
+        });
+        let already_optional = ty.to_string().replace(' ', "").trim_start_matches("::core::option::").starts_with("Option<");
+        if f.unlabeled && !already_optional {
+            quote_spanned! {f.ty_span=>
+                #docs
+                #rename
+                #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+                pub #ident: ::core::option::Option<#ty>
+            }
+        } else {
+            quote_spanned! {f.ty_span=>
+                #docs
+                #rename
+                pub #ident: #ty
+            }
+        }
+    });
+    let input_names: Vec<&String> = model.inputs().map(|f| &f.name).collect();
+    let input_fields: Vec<&syn::Ident> = model.inputs().map(|f| &f.ident).collect();
+    let doc = format!(
+        "A row of a dataset for [`{ident}`]: its inputs and gold outputs (see [`TypedExample`]({}::TypedExample)).",
+        quote!(#krate).to_string().replace(' ', "")
+    );
+    quote! {
+        #[doc = #doc]
+        #[derive(::core::fmt::Debug, ::core::clone::Clone, #krate::__private::serde::Serialize, #krate::__private::serde::Deserialize)]
+        #[serde(crate = #serde_crate)]
+        #[allow(dead_code, non_snake_case)]
+        #vis struct #example_ident {
+            #(#fields,)*
+        }
+
+        #[automatically_derived]
+        impl #krate::TypedExample for #example_ident {
+            fn to_example(&self) -> #krate::Example {
+                #krate::typed_example(self, &[#(#input_names),*])
+            }
+        }
+
+        #[automatically_derived]
+        impl ::core::convert::From<&#example_ident> for #input_ident {
+            fn from(example: &#example_ident) -> Self {
+                #input_ident { #(#input_fields: ::core::clone::Clone::clone(&example.#input_fields)),* }
+            }
+        }
+
+        #[automatically_derived]
+        impl ::core::convert::From<#example_ident> for #input_ident {
+            fn from(example: #example_ident) -> Self {
+                #input_ident { #(#input_fields: example.#input_fields),* }
             }
         }
     }

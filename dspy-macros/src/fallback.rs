@@ -106,8 +106,8 @@ fn typed_signature(krate: &Path, ident: &Ident) -> TokenStream {
     }
 }
 
-/// `NameInput` and `NameOutput` with the traits `TypedSignature` asks of them and the ones the
-/// real structs derive (`Debug`, `Clone`), none of them bounded by the field types.
+/// `NameInput`, `NameOutput` and `NameExample` with the traits the real structs have (`Debug`,
+/// `Clone`, serde, `TypedExample`, the conversions), none of them bounded by the field types.
 fn structs(krate: &Path, vis: &Visibility, ident: &Ident, fields: &[StubField]) -> TokenStream {
     let (input_ident, output_ident) = (format_ident!("{}Input", ident), format_ident!("{}Output", ident));
     let serde = quote!(#krate::__private::serde);
@@ -132,7 +132,28 @@ fn structs(krate: &Path, vis: &Visibility, ident: &Ident, fields: &[StubField]) 
             }
         }
     };
-    let (input_common, output_common) = (common(&input_ident), common(&output_ident));
+    let example_ident = format_ident!("{}Example", ident);
+    let all = fields.iter().map(|StubField { ident, ty, .. }| quote!(pub #ident: #ty));
+    let commons = [&input_ident, &output_ident, &example_ident].map(|name| {
+        let common = common(name);
+        quote! {
+            #common
+
+            #[automatically_derived]
+            impl #serde::Serialize for #name {
+                fn serialize<__S: #serde::Serializer>(&self, _: __S) -> ::core::result::Result<__S::Ok, __S::Error> {
+                    ::core::unimplemented!()
+                }
+            }
+
+            #[automatically_derived]
+            impl<'de> #serde::Deserialize<'de> for #name {
+                fn deserialize<__D: #serde::Deserializer<'de>>(_: __D) -> ::core::result::Result<Self, __D::Error> {
+                    ::core::unimplemented!()
+                }
+            }
+        }
+    });
     quote! {
         #[allow(dead_code, non_snake_case)]
         #vis struct #input_ident {
@@ -144,19 +165,30 @@ fn structs(krate: &Path, vis: &Visibility, ident: &Ident, fields: &[StubField]) 
             #(#outputs,)*
         }
 
-        #input_common
-        #output_common
+        #[allow(dead_code, non_snake_case)]
+        #vis struct #example_ident {
+            #(#all,)*
+        }
+
+        #(#commons)*
 
         #[automatically_derived]
-        impl #serde::Serialize for #input_ident {
-            fn serialize<__S: #serde::Serializer>(&self, _: __S) -> ::core::result::Result<__S::Ok, __S::Error> {
+        impl #krate::TypedExample for #example_ident {
+            fn to_example(&self) -> #krate::Example {
                 ::core::unimplemented!()
             }
         }
 
         #[automatically_derived]
-        impl<'de> #serde::Deserialize<'de> for #output_ident {
-            fn deserialize<__D: #serde::Deserializer<'de>>(_: __D) -> ::core::result::Result<Self, __D::Error> {
+        impl ::core::convert::From<&#example_ident> for #input_ident {
+            fn from(_: &#example_ident) -> Self {
+                ::core::unimplemented!()
+            }
+        }
+
+        #[automatically_derived]
+        impl ::core::convert::From<#example_ident> for #input_ident {
+            fn from(_: #example_ident) -> Self {
                 ::core::unimplemented!()
             }
         }

@@ -178,9 +178,82 @@ enum Call {
     Example,
     /// Typed arguments read from the example by name.
     Typed(Vec<(syn::Ident, Type)>),
+    /// `forward(&self, #[flatten] input: T)`: the whole example read as `T`.
+    Flatten(syn::Ident, Type),
 }
 
-fn expand_impl(args: &Args, item: ItemImpl, mut errors: Errors) -> TokenStream {
+/// What the user's `forward` returns inside its `Result`.
+enum Returns {
+    /// A dynamic value (`Prediction`, a map, `Example`, `Value`): the program is only a `Module`.
+    Dynamic,
+    /// `Predicted<T>`: a typed program whose output is `T`.
+    Predicted(Type),
+    /// The user's own type: a typed program whose output is that type.
+    Own(Type),
+}
+
+/// The `T` of `Result<T>` / `Result<T, E>` (any path ending in `Result`).
+fn result_ok_type(ty: &Type) -> Option<&Type> {
+    let Type::Path(p) = ty else { return None };
+    let last = p.path.segments.last()?;
+    if last.ident != "Result" {
+        return None;
+    }
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else { return None };
+    args.args.iter().find_map(|a| match a {
+        syn::GenericArgument::Type(t) => Some(t),
+        _ => None,
+    })
+}
+
+fn classify_return(output: &ReturnType) -> Returns {
+    let ReturnType::Type(_, ty) = output else { return Returns::Dynamic };
+    let Some(ok) = result_ok_type(ty) else { return Returns::Dynamic };
+    let Type::Path(p) = ok else { return Returns::Own(ok.clone()) };
+    let Some(last) = p.path.segments.last() else { return Returns::Dynamic };
+    match last.ident.to_string().as_str() {
+        "Prediction" | "Map" | "Example" | "Value" => Returns::Dynamic,
+        "Predicted" => match &last.arguments {
+            syn::PathArguments::AngleBracketed(args) => args
+                .args
+                .iter()
+                .find_map(|a| match a {
+                    syn::GenericArgument::Type(t) => Some(Returns::Predicted(t.clone())),
+                    _ => None,
+                })
+                .unwrap_or(Returns::Dynamic),
+            _ => Returns::Dynamic,
+        },
+        _ => Returns::Own(ok.clone()),
+    }
+}
+
+/// Removes `#[flatten]` from `forward`'s parameters (it is this macro's), noting which one had it.
+fn take_flatten(item: &mut ItemImpl, errors: &mut Errors) -> Option<usize> {
+    let forward = item.items.iter_mut().find_map(|i| match i {
+        ImplItem::Fn(f) if f.sig.ident == "forward" => Some(f),
+        _ => None,
+    })?;
+    let mut found = None;
+    let count = forward.sig.inputs.iter().filter(|a| matches!(a, FnArg::Typed(_))).count();
+    for (i, arg) in forward.sig.inputs.iter_mut().enumerate() {
+        let FnArg::Typed(t) = arg else { continue };
+        let before = t.attrs.len();
+        t.attrs.retain(|a| !a.path().is_ident("flatten"));
+        if t.attrs.len() != before {
+            if count != 1 {
+                errors.push(syn::Error::new_spanned(
+                    &t.pat,
+                    "`#[flatten]` goes on `forward`'s only argument: the struct whose fields are all the program's inputs",
+                ));
+            }
+            found = Some(i);
+        }
+    }
+    found
+}
+
+fn expand_impl(args: &Args, mut item: ItemImpl, mut errors: Errors) -> TokenStream {
     let krate = &args.krate;
     if let Some((path, _)) = &item.trait_ {
         errors.push(syn::Error::new_spanned(
@@ -189,6 +262,7 @@ fn expand_impl(args: &Args, item: ItemImpl, mut errors: Errors) -> TokenStream {
         ));
         return with_errors(errors, fallback::module_impl(krate, &item));
     }
+    let flatten = take_flatten(&mut item, &mut errors);
     let self_ty = &item.self_ty;
     let forward = item.items.iter().find_map(|i| match i {
         ImplItem::Fn(f) if f.sig.ident == "forward" => Some(f),
@@ -241,12 +315,18 @@ fn expand_impl(args: &Args, item: ItemImpl, mut errors: Errors) -> TokenStream {
                 _ => typed.push((pat.ident.clone(), (*p.ty).clone())),
             }
         }
-        Call::Typed(typed)
+        match (flatten, typed.len()) {
+            (Some(_), 1) => {
+                let (ident, ty) = typed.remove(0);
+                Call::Flatten(ident, ty)
+            }
+            _ => Call::Typed(typed),
+        }
     };
     if let ReturnType::Default = sig.output {
         errors.push(syn::Error::new_spanned(
             &sig.ident,
-            "`forward` must return a `Result` of a `Prediction`, `Predicted<T>`, field map or JSON object",
+            "`forward` must return a `Result` of a `Prediction`, `Predicted<T>`, field map or JSON object, or of your own output type",
         ));
     }
     if !errors.is_empty() {
@@ -257,27 +337,45 @@ fn expand_impl(args: &Args, item: ItemImpl, mut errors: Errors) -> TokenStream {
         Type::Path(p) => p.path.segments.last().map(|s| s.ident.unraw().to_string()).unwrap_or_default(),
         other => other.to_token_stream().to_string(),
     };
+    let returns = classify_return(&sig.output);
     let awaited = sig.asyncness.map(|_| quote!(.await));
-    let body = match &call {
-        Call::Example => quote! {
-            #krate::module::ForwardOutput::into_forward_result(<#self_ty>::forward(self, __dspy_inputs) #awaited)
-        },
-        Call::Typed(params) => {
-            let reads = params.iter().map(|(ident, ty)| {
+    let arg_idents: Vec<&syn::Ident> = match &call {
+        Call::Example => Vec::new(),
+        Call::Typed(params) => params.iter().map(|(i, _)| i).collect(),
+        Call::Flatten(ident, _) => vec![ident],
+    };
+    let reads: Vec<TokenStream> = match &call {
+        Call::Example => Vec::new(),
+        Call::Typed(params) => params
+            .iter()
+            .map(|(ident, ty)| {
                 let name = ident.unraw().to_string();
                 quote_spanned! {ty.span()=>
                     let #ident: #ty = #krate::__private::__input(__dspy_inputs, #name, #program)?;
                 }
-            });
-            let idents = params.iter().map(|(i, _)| i);
-            quote! {
-                #(#reads)*
-                #krate::module::ForwardOutput::into_forward_result(<#self_ty>::forward(self, #(#idents),*) #awaited)
-            }
-        }
+            })
+            .collect(),
+        Call::Flatten(ident, ty) => vec![quote_spanned! {ty.span()=>
+            let #ident: #ty = #krate::__private::__inputs(__dspy_inputs, #program)?;
+        }],
+    };
+    let user_call = match &call {
+        Call::Example => quote!(<#self_ty>::forward(self, __dspy_inputs) #awaited),
+        _ => quote!(<#self_ty>::forward(self, #(#arg_idents),*) #awaited),
+    };
+    let body = match &returns {
+        Returns::Own(ty) => quote_spanned! {ty.span()=>
+            #(#reads)*
+            #krate::__private::__output_prediction(#user_call.map_err(::core::convert::Into::<#krate::Error>::into)?)
+        },
+        _ => quote! {
+            #(#reads)*
+            #krate::module::ForwardOutput::into_forward_result(#user_call)
+        },
     };
     let (impl_generics, _, where_clause) = item.generics.split_for_impl();
     let fields = quote_spanned!(self_ty.span()=> <Self as #krate::module::ModuleFields>);
+    let typed = typed_program(krate, &item, &call, &returns, &user_call);
     quote! {
         #item
 
@@ -296,5 +394,72 @@ fn expand_impl(args: &Args, item: ItemImpl, mut errors: Errors) -> TokenStream {
                 #fields::field_predictors_mut(self)
             }
         }
+
+        #typed
     }
+}
+
+/// `impl Program`, when `forward` takes typed inputs and returns a typed output: its input is
+/// the argument's type (one argument) or the tuple of the arguments' types; its output is the
+/// returned type (`T` of `Predicted<T>`).
+fn typed_program(krate: &Path, item: &ItemImpl, call: &Call, returns: &Returns, user_call: &TokenStream) -> Option<TokenStream> {
+    let (output, wrap) = match returns {
+        Returns::Dynamic => return None,
+        Returns::Predicted(t) => (t, quote!(out)),
+        Returns::Own(t) => (t, quote_spanned!(t.span()=> #krate::Predicted::from_output(out)?)),
+    };
+    let (input, destructure, to_example) = match call {
+        Call::Example => return None,
+        Call::Flatten(ident, ty) => (
+            quote!(#ty),
+            quote!(let #ident = ::core::convert::Into::<#ty>::into(input);),
+            quote!(#krate::__private::__to_example(input)),
+        ),
+        Call::Typed(params) => {
+            let idents: Vec<&syn::Ident> = params.iter().map(|(i, _)| i).collect();
+            let types: Vec<&Type> = params.iter().map(|(_, t)| t).collect();
+            let names: Vec<String> = idents.iter().map(|i| i.unraw().to_string()).collect();
+            let (input, pattern) = match params.len() {
+                1 => (quote!(#(#types)*), quote!(#(#idents)*)),
+                _ => (quote!((#(#types,)*)), quote!((#(#idents,)*))),
+            };
+            (
+                input.clone(),
+                quote!(let #pattern: #input = ::core::convert::Into::into(input);),
+                quote! {
+                    let #pattern: #input = input;
+                    ::core::result::Result::Ok(#krate::Example::new() #(.with(#names, #krate::__private::__to_value(#idents)?))*)
+                },
+            )
+        }
+    };
+    let self_ty = &item.self_ty;
+    let (impl_generics, _, where_clause) = item.generics.split_for_impl();
+    Some(quote_spanned! {output.span()=>
+        #[automatically_derived]
+        impl #impl_generics #krate::Program for #self_ty #where_clause {
+            type Input = #input;
+            type Output = #output;
+
+            fn to_example(input: Self::Input) -> #krate::Result<#krate::Example> {
+                #to_example
+            }
+
+            fn to_output(prediction: #krate::Prediction) -> #krate::Result<#krate::Predicted<Self::Output>> {
+                #krate::Predicted::new(prediction)
+            }
+
+            fn call(
+                &self,
+                input: impl ::core::convert::Into<Self::Input> + ::core::marker::Send,
+            ) -> impl ::core::future::Future<Output = #krate::Result<#krate::Predicted<Self::Output>>> + ::core::marker::Send {
+                let input: Self::Input = ::core::convert::Into::into(input);
+                async move {
+                    #destructure
+                    let out = #user_call.map_err(::core::convert::Into::<#krate::Error>::into)?;
+                    ::core::result::Result::Ok(#wrap)
+                }
+            }
+        }
+    })
 }

@@ -150,9 +150,11 @@ impl Built {
         match errors.finish() {
             Ok(()) => {
                 let typed = expand::typed_signature(&model);
+                let example = expand::example_type(&model);
                 let conversions = conversions();
                 quote! {
                     #typed
+                    #example
                     #conversions
                 }
             }
@@ -221,6 +223,7 @@ fn build(
                     desc: None,
                     prefix: None,
                     renamed: false,
+                    unlabeled: false,
                     docs: quote_spanned!(span=> #[doc = #text]),
                     ty_span: span,
                 })
@@ -238,6 +241,7 @@ fn build(
     let model = Model {
         input_ident: quote::format_ident!("{}Input", ident),
         output_ident: quote::format_ident!("{}Output", ident),
+        example_ident: quote::format_ident!("{}Example", ident),
         name: syn::ext::IdentExt::unraw(&ident).to_string(),
         ident,
         krate,

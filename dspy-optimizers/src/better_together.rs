@@ -173,7 +173,7 @@ impl fmt::Display for Strategy {
 ///     .strategy("p -> w")
 ///     .valset_ratio(0.0);
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-/// let compiled = optimizer.compile(&student, &trainset, None, &metric).await.unwrap();
+/// let compiled = optimizer.compile(&student, &trainset, &metric).await.unwrap();
 /// assert_eq!(compiled.report.trials.len(), 3); // original, "p", "p -> w"
 /// assert_eq!(compiled.program.demos().len(), 1);
 /// # });
@@ -296,7 +296,7 @@ where
     Po: Optimizer,
     Wo: Optimizer,
 {
-    async fn compile<P>(&self, student: &P, trainset: &[Example], valset: Option<&[Example]>, metric: &dyn Metric) -> dspy_core::Result<Compiled<P>>
+    async fn optimize<P>(&self, student: &P, trainset: &[Example], valset: Option<&[Example]>, metric: &dyn Metric) -> dspy_core::Result<Compiled<P>>
     where
         P: Module + Clone + 'static,
     {
@@ -360,8 +360,8 @@ where
                 }
                 let lms_before: Vec<_> = current.named_predictors().into_iter().map(|(_, p)| p.lm()).collect();
                 let compiled = match step {
-                    Step::Prompt => self.prompt_optimizer.compile(&current, &trainset, valset.as_deref(), metric).await,
-                    Step::Weight => self.weight_optimizer.compile(&current, &trainset, valset.as_deref(), metric).await,
+                    Step::Prompt => self.prompt_optimizer.optimize(&current, &trainset, valset.as_deref(), metric).await,
+                    Step::Weight => self.weight_optimizer.optimize(&current, &trainset, valset.as_deref(), metric).await,
                 };
                 let compiled = match compiled {
                     Ok(c) => c,

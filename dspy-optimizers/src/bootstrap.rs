@@ -384,7 +384,7 @@ pub(crate) fn check_same_structure<A: Module + ?Sized, B: Module + ?Sized>(stude
 
 #[async_trait::async_trait]
 impl Optimizer for BootstrapFewShot {
-    async fn compile<P>(&self, student: &P, trainset: &[Example], _valset: Option<&[Example]>, metric: &dyn Metric) -> Result<Compiled<P>>
+    async fn optimize<P>(&self, student: &P, trainset: &[Example], _valset: Option<&[Example]>, metric: &dyn Metric) -> Result<Compiled<P>>
     where
         P: Module + Clone + 'static,
     {

@@ -642,7 +642,7 @@ pub struct TraceData {
 /// let optimizer = BootstrapFinetune::new()
 ///     .finetuner(OpenAIFinetuner::new())
 ///     .train_kwargs(serde_json::json!({"n_epochs": 3}).as_object().unwrap().clone());
-/// let compiled = optimizer.compile(&student, &trainset, None, &metric).await.unwrap();
+/// let compiled = optimizer.compile(&student, &trainset, &metric).await.unwrap();
 /// println!("{}", compiled.report.extra["jobs"][0]["model"]);
 /// # });
 /// ```
@@ -938,7 +938,7 @@ impl BootstrapFinetune {
 
 #[async_trait::async_trait]
 impl Optimizer for BootstrapFinetune {
-    async fn compile<P>(&self, student: &P, trainset: &[Example], _valset: Option<&[Example]>, metric: &dyn Metric) -> dspy_core::Result<Compiled<P>>
+    async fn optimize<P>(&self, student: &P, trainset: &[Example], _valset: Option<&[Example]>, metric: &dyn Metric) -> dspy_core::Result<Compiled<P>>
     where
         P: Module + Clone + 'static,
     {

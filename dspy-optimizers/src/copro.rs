@@ -32,7 +32,7 @@ use crate::{CompileReport, Compiled, Optimizer, Split, Trial};
 /// ```no_run
 /// # async fn demo(student: dspy_core::Predict, trainset: Vec<dspy_core::Example>, metric: &dyn dspy_core::evaluate::Metric) -> dspy_core::Result<()> {
 /// use dspy_optimizers::{Copro, Optimizer};
-/// let compiled = Copro::new().breadth(4).depth(2).seed(0).compile(&student, &trainset, None, metric).await?;
+/// let compiled = Copro::new().breadth(4).depth(2).seed(0).compile(&student, &trainset, metric).await?;
 /// println!("{}", compiled.report);
 /// # Ok(()) }
 /// ```
@@ -176,7 +176,7 @@ fn percent(score: f64) -> String {
 
 #[async_trait::async_trait]
 impl Optimizer for Copro {
-    async fn compile<P>(&self, student: &P, trainset: &[Example], _valset: Option<&[Example]>, metric: &dyn Metric) -> Result<Compiled<P>>
+    async fn optimize<P>(&self, student: &P, trainset: &[Example], _valset: Option<&[Example]>, metric: &dyn Metric) -> Result<Compiled<P>>
     where
         P: Module + Clone + 'static,
     {

@@ -372,7 +372,7 @@ fn feedback_text(score: Option<&Score>, failure: f64) -> String {
 
 #[async_trait::async_trait]
 impl Optimizer for Gepa {
-    async fn compile<P>(&self, student: &P, trainset: &[Example], valset: Option<&[Example]>, metric: &dyn Metric) -> Result<Compiled<P>>
+    async fn optimize<P>(&self, student: &P, trainset: &[Example], valset: Option<&[Example]>, metric: &dyn Metric) -> Result<Compiled<P>>
     where
         P: Module + Clone + 'static,
     {

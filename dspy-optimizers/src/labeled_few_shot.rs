@@ -24,8 +24,8 @@ use crate::{CompileReport, Compiled, Optimizer};
 /// let student = Predict::parse("q -> a").unwrap();
 /// let metric = |_: &Example, _: &dspy_core::Prediction, _: Option<&[dspy_core::trace::TraceEntry]>| true;
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-/// let a = LabeledFewShot::new(3).seed(1).compile(&student, &trainset, None, &metric).await.unwrap();
-/// let b = LabeledFewShot::new(3).seed(1).compile(&student, &trainset, None, &metric).await.unwrap();
+/// let a = LabeledFewShot::new(3).seed(1).compile(&student, &trainset, &metric).await.unwrap();
+/// let b = LabeledFewShot::new(3).seed(1).compile(&student, &trainset, &metric).await.unwrap();
 /// assert_eq!(a.program.demos().len(), 3);
 /// assert_eq!(a.program.demos(), b.program.demos());
 /// # });
@@ -84,7 +84,7 @@ pub(crate) fn assign_labeled<P: Module + ?Sized>(program: &mut P, trainset: &[Ex
 
 #[async_trait::async_trait]
 impl Optimizer for LabeledFewShot {
-    async fn compile<P>(&self, student: &P, trainset: &[Example], _valset: Option<&[Example]>, _metric: &dyn Metric) -> Result<Compiled<P>>
+    async fn optimize<P>(&self, student: &P, trainset: &[Example], _valset: Option<&[Example]>, _metric: &dyn Metric) -> Result<Compiled<P>>
     where
         P: Module + Clone + 'static,
     {

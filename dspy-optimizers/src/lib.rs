@@ -26,7 +26,7 @@
 //! let trainset = vec![Example::new().with("question", "1+1?").with("answer", "2").with_inputs(["question"])];
 //! let metric = |ex: &Example, p: &Prediction, _t: Option<&[dspy_core::trace::TraceEntry]>| ex.get("answer") == p.get("answer");
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-//! let compiled = LabeledFewShot::new(4).compile(&student, &trainset, None, &metric).await.unwrap();
+//! let compiled = LabeledFewShot::new(4).compile(&student, &trainset, &metric).await.unwrap();
 //! use dspy_core::Predictor;
 //! assert_eq!(compiled.program.demos().len(), 1);
 //! println!("{}", compiled.report);
@@ -106,8 +106,8 @@ pub mod report;
 pub mod simba;
 mod tpe;
 
-use dspy_core::evaluate::Metric;
-use dspy_core::{Example, Module, Result};
+use dspy_core::evaluate::{IntoMetric, Metric, Scores};
+use dspy_core::{Example, Module, Result, TypedExample};
 
 pub use better_together::BetterTogether;
 pub use bootstrap::BootstrapFewShot;
@@ -126,14 +126,75 @@ pub use report::{CompileReport, PredictorReport, Split, Trial};
 
 /// Compiles a program: returns an optimized copy of `student` and a report of what was tried.
 ///
+/// [`Optimizer::compile`] is what users call: typed or dynamic data, typed or dynamic metrics,
+/// the valset as an option (`.valset(&devset)`), awaited directly. Each optimizer implements
+/// [`Optimizer::optimize`], the dynamic core it runs on.
+///
 /// Optimizers whose result is another kind of program ([`KNNFewShot`] and [`Ensemble`] return
 /// wrappers that choose demos or combine programs per call) have their own `compile` instead.
 #[async_trait::async_trait]
 pub trait Optimizer: Send + Sync {
-    /// Optimizes a copy of `student` on `trainset` (and `valset` when the optimizer uses one).
-    async fn compile<P>(&self, student: &P, trainset: &[Example], valset: Option<&[Example]>, metric: &dyn Metric) -> Result<Compiled<P>>
+    /// Optimizes a copy of `student` on `trainset` (and `valset` when the optimizer uses one),
+    /// over dynamic examples and a dynamic metric.
+    async fn optimize<P>(&self, student: &P, trainset: &[Example], valset: Option<&[Example]>, metric: &dyn Metric) -> Result<Compiled<P>>
     where
         P: Module + Clone + 'static;
+
+    /// Optimizes a copy of `student` on `trainset`, scored by `metric`: awaited as is, or after
+    /// [`Compile::valset`]. The trainset is `Example`s or typed rows (a derive's `NameExample`);
+    /// the metric a [`Metric`] or a typed closure `|gold: &NameExample, pred: &Output| ...` over
+    /// the program's typed output, checked at compile time.
+    fn compile<'a, P, E, M, F>(&'a self, student: &'a P, trainset: &[E], metric: M) -> Compile<'a, Self, P>
+    where
+        Self: Sized,
+        P: Module + Clone + 'static,
+        E: TypedExample,
+        M: IntoMetric<'a, E, F>,
+        M::Kind: Scores<P>,
+    {
+        Compile {
+            optimizer: self,
+            student,
+            trainset: trainset.iter().map(TypedExample::to_example).collect(),
+            valset: None,
+            metric: metric.into_metric(),
+        }
+    }
+}
+
+/// A compilation to await (what [`Optimizer::compile`] returns), with its options.
+#[must_use = "a compilation does nothing until it is awaited"]
+pub struct Compile<'a, O: ?Sized, P> {
+    optimizer: &'a O,
+    student: &'a P,
+    trainset: Vec<Example>,
+    valset: Option<Vec<Example>>,
+    metric: std::sync::Arc<dyn Metric + 'a>,
+}
+
+impl<'a, O: ?Sized, P> Compile<'a, O, P> {
+    /// Scores candidates on this set instead of one carved out of the trainset (for the
+    /// optimizers that use a valset: MIPROv2, GEPA, random search, BetterTogether).
+    pub fn valset<E: TypedExample>(mut self, valset: &[E]) -> Self {
+        self.valset = Some(valset.iter().map(TypedExample::to_example).collect());
+        self
+    }
+}
+
+impl<'a, O, P> std::future::IntoFuture for Compile<'a, O, P>
+where
+    O: Optimizer + ?Sized + 'a,
+    P: Module + Clone + 'static,
+{
+    type Output = Result<Compiled<P>>;
+    type IntoFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Compiled<P>>> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move {
+            let Compile { optimizer, student, trainset, valset, metric } = self;
+            optimizer.optimize(student, &trainset, valset.as_deref(), &*metric).await
+        })
+    }
 }
 
 /// An optimized program with the report of its compilation.

@@ -208,9 +208,16 @@ impl MiproV2 {
         Self::default()
     }
 
-    /// Sets the preset (`None` to set `num_candidates` and `num_trials` yourself).
-    pub fn auto(mut self, auto: Option<AutoMode>) -> Self {
-        self.auto = auto;
+    /// Sets the preset (light, medium, heavy), which chooses the number of candidates, trials
+    /// and the validation size.
+    pub fn auto(mut self, auto: AutoMode) -> Self {
+        self.auto = Some(auto);
+        self
+    }
+
+    /// No preset: `num_candidates` and `num_trials` must then be set (DSPy's `auto=None`).
+    pub fn manual(mut self) -> Self {
+        self.auto = None;
         self
     }
 
@@ -340,7 +347,7 @@ fn describe(combo: &Combo) -> String {
 
 #[async_trait::async_trait]
 impl Optimizer for MiproV2 {
-    async fn compile<P>(&self, student: &P, trainset: &[Example], valset: Option<&[Example]>, metric: &dyn Metric) -> Result<Compiled<P>>
+    async fn optimize<P>(&self, student: &P, trainset: &[Example], valset: Option<&[Example]>, metric: &dyn Metric) -> Result<Compiled<P>>
     where
         P: Module + Clone + 'static,
     {
@@ -685,9 +692,9 @@ mod tests {
     fn auto_and_manual_settings_are_exclusive() {
         assert!(MiproV2::new().validate().is_ok());
         assert!(MiproV2::new().num_trials(3).validate().is_err());
-        assert!(MiproV2::new().auto(None).validate().is_err());
-        assert!(MiproV2::new().auto(None).num_candidates(4).validate().unwrap_err().to_string().contains("num_trials must also be provided"));
-        assert!(MiproV2::new().auto(None).num_candidates(4).num_trials(8).validate().is_ok());
+        assert!(MiproV2::new().manual().validate().is_err());
+        assert!(MiproV2::new().manual().num_candidates(4).validate().unwrap_err().to_string().contains("num_trials must also be provided"));
+        assert!(MiproV2::new().manual().num_candidates(4).num_trials(8).validate().is_ok());
     }
 }
 

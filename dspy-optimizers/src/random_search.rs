@@ -266,7 +266,7 @@ pub(crate) fn best_index<P>(candidates: &[ScoredCandidate<P>]) -> Option<usize> 
 
 #[async_trait::async_trait]
 impl Optimizer for BootstrapFewShotWithRandomSearch {
-    async fn compile<P>(&self, student: &P, trainset: &[Example], valset: Option<&[Example]>, metric: &dyn Metric) -> Result<Compiled<P>>
+    async fn optimize<P>(&self, student: &P, trainset: &[Example], valset: Option<&[Example]>, metric: &dyn Metric) -> Result<Compiled<P>>
     where
         P: Module + Clone + 'static,
     {

@@ -225,7 +225,7 @@ fn mask_json(value: &Value) -> String {
 
 #[async_trait::async_trait]
 impl Optimizer for Simba {
-    async fn compile<P>(&self, student: &P, trainset: &[Example], _valset: Option<&[Example]>, metric: &dyn Metric) -> Result<Compiled<P>>
+    async fn optimize<P>(&self, student: &P, trainset: &[Example], _valset: Option<&[Example]>, metric: &dyn Metric) -> Result<Compiled<P>>
     where
         P: Module + Clone + 'static,
     {

@@ -46,18 +46,18 @@ async fn labeled_few_shot_raises_held_out_accuracy_and_is_reproducible() {
     let student = student(&lm);
     let baseline = accuracy(&student, &holdout).await;
     let optimizer = LabeledFewShot::new(8).seed(3);
-    let first = optimizer.compile(&student, &trainset, None, &ExactWithFeedback).await.unwrap();
+    let first = optimizer.compile(&student, &trainset, &ExactWithFeedback).await.unwrap();
     let after = accuracy(&first.program, &holdout).await;
     println!("LabeledFewShot(8): baseline {baseline:.3} -> {after:.3}");
     assert_eq!(first.program.demos().len(), 8);
     assert!(after >= baseline + 0.4, "baseline {baseline}, after {after}");
     // One labeled demo covers one category of four: far less lift than eight.
-    let one = LabeledFewShot::new(1).seed(3).compile(&student, &trainset, None, &ExactWithFeedback).await.unwrap();
+    let one = LabeledFewShot::new(1).seed(3).compile(&student, &trainset, &ExactWithFeedback).await.unwrap();
     let after_one = accuracy(&one.program, &holdout).await;
     println!("LabeledFewShot(1): {after_one:.3}");
     assert!(after_one + 0.2 <= after, "k=1 {after_one}, k=8 {after}");
 
-    let second = optimizer.compile(&student, &trainset, None, &ExactWithFeedback).await.unwrap();
+    let second = optimizer.compile(&student, &trainset, &ExactWithFeedback).await.unwrap();
     assert_eq!(second.program.demos(), first.program.demos());
     assert_eq!(answers(&second.program, &holdout).await, answers(&first.program, &holdout).await);
 }
@@ -69,7 +69,7 @@ async fn bootstrap_few_shot_raises_held_out_accuracy_and_is_reproducible() {
     let student = student(&lm);
     let baseline = accuracy(&student, &holdout).await;
     let optimizer = BootstrapFewShot::new().max_bootstrapped_demos(4).max_labeled_demos(4).seed(0).progress(false);
-    let first = optimizer.compile(&student, &trainset, None, &ExactWithFeedback).await.unwrap();
+    let first = optimizer.compile(&student, &trainset, &ExactWithFeedback).await.unwrap();
     let after = accuracy(&first.program, &holdout).await;
     println!("BootstrapFewShot: baseline {baseline:.3} -> {after:.3}; {}", first.report.extra);
     // Four demos, all bootstrapped from teacher runs that passed the metric: each carries the
@@ -88,7 +88,7 @@ async fn bootstrap_few_shot_raises_held_out_accuracy_and_is_reproducible() {
     assert!(covered.len() >= 3, "{covered:?}");
     assert!(after >= baseline + 0.4, "baseline {baseline}, after {after}");
 
-    let second = optimizer.compile(&student, &trainset, None, &ExactWithFeedback).await.unwrap();
+    let second = optimizer.compile(&student, &trainset, &ExactWithFeedback).await.unwrap();
     assert_eq!(second.program.demos(), first.program.demos());
     assert_eq!(answers(&second.program, &holdout).await, answers(&first.program, &holdout).await);
 }
@@ -107,7 +107,7 @@ async fn random_search_picks_the_best_candidate_and_is_reproducible() {
         .max_labeled_demos(2)
         .seed(0)
         .progress(false);
-    let first = optimizer.compile(&student, &trainset, Some(&valset), &ExactWithFeedback).await.unwrap();
+    let first = optimizer.compile(&student, &trainset, &ExactWithFeedback).valset(&valset).await.unwrap();
     let after = accuracy(&first.program, &holdout).await;
     let scores: Vec<f64> = first.report.trials.iter().map(|t| t.score).collect();
     println!("RandomSearch: baseline {baseline:.3} -> {after:.3}; val scores {scores:?}");
@@ -120,7 +120,7 @@ async fn random_search_picks_the_best_candidate_and_is_reproducible() {
     assert!(best > scores.iter().cloned().fold(f64::MAX, f64::min), "{scores:?}");
     assert!(after >= baseline + 0.25, "baseline {baseline}, after {after}");
 
-    let second = optimizer.compile(&student, &trainset, Some(&valset), &ExactWithFeedback).await.unwrap();
+    let second = optimizer.compile(&student, &trainset, &ExactWithFeedback).valset(&valset).await.unwrap();
     let second_scores: Vec<f64> = second.report.trials.iter().map(|t| t.score).collect();
     assert_eq!(second_scores, scores);
     assert_eq!(second.program.demos(), first.program.demos());
@@ -189,7 +189,7 @@ async fn knn_neighbours_beat_random_labeled_demos_of_the_same_count() {
     let lm = SimLm::new();
     let (trainset, holdout) = (dataset(24, 0), dataset(60, 500));
     let student = student(&lm);
-    let labeled = LabeledFewShot::new(1).seed(0).compile(&student, &trainset, None, &ExactWithFeedback).await.unwrap();
+    let labeled = LabeledFewShot::new(1).seed(0).compile(&student, &trainset, &ExactWithFeedback).await.unwrap();
     let labeled_acc = accuracy(&labeled.program, &holdout).await;
     let knn = KNNFewShot::new(1, Arc::new(bag_of_words())).bootstrap(BootstrapFewShot::new().seed(0));
     let knn_acc = accuracy(&knn.compile(&student, &trainset, &ExactWithFeedback).await.unwrap(), &holdout).await;
@@ -228,7 +228,7 @@ async fn members(lm: &Arc<SimLm>, trainset: &[Example]) -> Vec<Predict> {
     let mut out = Vec::new();
     for missing in CATEGORIES {
         let subset: Vec<Example> = trainset.iter().filter(|e| tag(e) != missing).cloned().collect();
-        let c = LabeledFewShot::new(3).sample(false).compile(&student(lm), &subset, None, &ExactWithFeedback).await.unwrap();
+        let c = LabeledFewShot::new(3).sample(false).compile(&student(lm), &subset, &ExactWithFeedback).await.unwrap();
         out.push(c.program);
     }
     out

@@ -172,7 +172,7 @@ async fn openai_finetune_uploads_dspy_jsonl_polls_and_binds_the_model() {
         .train_kwargs(json!({"n_epochs": 2}).as_object().unwrap().clone())
         .progress(false);
 
-    let compiled = optimizer.compile(&student, &trainset, None, &exact).await.unwrap();
+    let compiled = optimizer.compile(&student, &trainset, exact).await.unwrap();
 
     {
         let s = server.lock().unwrap();
@@ -238,7 +238,7 @@ async fn a_failed_job_is_a_typed_error() {
     }
     assert_eq!(server.lock().unwrap().polls, 3);
     // Through the Optimizer trait: the same message.
-    let err = optimizer.compile(&student, &trainset, None, &exact).await.unwrap_err();
+    let err = optimizer.compile(&student, &trainset, exact).await.unwrap_err();
     assert!(err.to_string().contains("ended as failed"), "{err}");
 }
 
@@ -297,7 +297,7 @@ async fn local_command_trains_one_job_per_predictor_and_excludes_demos() {
         .progress(false);
     let trainset = vec![qa("What is 2+2?", "4"), qa("What is 2+2 again?", "4")];
 
-    let compiled = optimizer.compile(&program, &trainset, None, &exact).await.unwrap();
+    let compiled = optimizer.compile(&program, &trainset, exact).await.unwrap();
 
     let jobs = compiled.report.extra["jobs"].as_array().unwrap();
     assert_eq!(jobs.len(), 2);
@@ -364,9 +364,9 @@ async fn a_bad_strategy_or_ratio_fails_before_any_lm_call() {
     let student = Predict::parse("question -> answer").unwrap().with_lm(lm.clone());
     let trainset = dataset(8, 0);
     let optimizer = BetterTogether::with_optimizers(LabeledFewShot::new(2), BootstrapFinetune::new()).strategy("p -> q");
-    let err = optimizer.compile(&student, &trainset, None, &ExactWithFeedback).await.unwrap_err();
+    let err = optimizer.compile(&student, &trainset, &ExactWithFeedback).await.unwrap_err();
     assert!(err.to_string().contains("invalid optimizer key \"q\""), "{err}");
-    let err = optimizer.clone().strategy("p").valset_ratio(1.0).compile(&student, &trainset, None, &ExactWithFeedback).await.unwrap_err();
+    let err = optimizer.clone().strategy("p").valset_ratio(1.0).compile(&student, &trainset, &ExactWithFeedback).await.unwrap_err();
     assert!(err.to_string().contains("valset_ratio"), "{err}");
     assert_eq!(lm.calls(), 0);
 }
@@ -395,7 +395,7 @@ async fn better_together_runs_prompt_then_weight_optimization() {
     .strategy("p -> w")
     .progress(false);
 
-    let compiled = optimizer.compile(&student, &trainset, Some(&valset), &ExactWithFeedback).await.unwrap();
+    let compiled = optimizer.compile(&student, &trainset, &ExactWithFeedback).valset(&valset).await.unwrap();
 
     let report = &compiled.report;
     let names: Vec<&str> = report.trials.iter().map(|t| t.description.as_str()).collect();
@@ -436,7 +436,7 @@ async fn better_together_returns_the_best_so_far_when_a_step_fails() {
     .valset_ratio(0.25)
     .progress(false);
 
-    let compiled = optimizer.compile(&student, &dataset(16, 0), None, &ExactWithFeedback).await.unwrap();
+    let compiled = optimizer.compile(&student, &dataset(16, 0), &ExactWithFeedback).await.unwrap();
 
     let report = &compiled.report;
     assert_eq!(report.trials.len(), 2, "original and p only");

@@ -3,7 +3,7 @@
 #[path = "common/prompt_sim.rs"]
 mod sim;
 
-use dspy_core::{Predict, Predictor};
+use dspy_core::{Module, Predict, Predictor};
 use dspy_optimizers::{AutoMode, Gepa, Optimizer};
 use sim::{ExactWithFeedback, KEYWORD, SimLm, accuracy, dataset};
 
@@ -23,7 +23,7 @@ async fn gepa_light_raises_held_out_accuracy_and_is_reproducible() {
     let (trainset, valset, holdout) = (dataset(30, 0), dataset(20, 300), dataset(80, 900));
     let baseline = accuracy(&student, &holdout).await;
     let gepa = Gepa::new().auto(AutoMode::Light).reflection_lm(lm.clone()).progress(false);
-    let first = gepa.compile(&student, &trainset, Some(&valset), &ExactWithFeedback).await.unwrap();
+    let first = gepa.compile(&student, &trainset, &ExactWithFeedback).valset(&valset).await.unwrap();
     let after = accuracy(&first.program, &holdout).await;
     println!("GEPA light: baseline {baseline:.3} -> {after:.3}; LM calls {}; metric calls {}", first.report.lm_calls, first.report.metric_calls);
     println!("{}", first.report);
@@ -38,7 +38,7 @@ async fn gepa_light_raises_held_out_accuracy_and_is_reproducible() {
     assert!(first.report.metric_calls >= 460 && first.report.metric_calls < 460 + 2 * 3 + 20);
     assert!(!extra["pareto_frontier"]["programs"].as_array().unwrap().is_empty());
 
-    let second = gepa.compile(&student, &trainset, Some(&valset), &ExactWithFeedback).await.unwrap();
+    let second = gepa.compile(&student, &trainset, &ExactWithFeedback).valset(&valset).await.unwrap();
     assert_eq!(summary(&second), summary(&first));
 }
 
@@ -47,11 +47,11 @@ async fn gepa_requires_a_budget_and_respects_a_hard_cap() {
     let lm = SimLm::new();
     let student = Predict::parse("question -> answer").unwrap().with_lm(lm.clone());
     let (trainset, valset) = (dataset(12, 0), dataset(8, 300));
-    let err = Gepa::new().reflection_lm(lm.clone()).compile(&student, &trainset, Some(&valset), &ExactWithFeedback).await.unwrap_err();
+    let err = Gepa::new().reflection_lm(lm.clone()).compile(&student, &trainset, &ExactWithFeedback).valset(&valset).await.unwrap_err();
     assert!(err.to_string().contains("Exactly one of max_metric_calls, max_full_evals, auto must be set"));
     // `max_metric_calls` is both GEPA's budget and a hard cap: never passed.
     let capped = Gepa::new().reflection_lm(lm.clone()).max_metric_calls(50).progress(false);
-    let c = capped.compile(&student, &trainset, Some(&valset), &ExactWithFeedback).await.unwrap();
+    let c = capped.compile(&student, &trainset, &ExactWithFeedback).valset(&valset).await.unwrap();
     assert!(c.report.metric_calls <= 50, "{}", c.report.metric_calls);
     assert_eq!(c.report.budget.max_metric_calls, Some(50));
 }
@@ -171,7 +171,7 @@ async fn gepa_merges_siblings_that_fixed_different_predictors() {
     let mut merged_runs = 0;
     for seed in 0..8 {
         let gepa = Gepa::new().budget_metric_calls(150).reflection_lm(lm.clone()).seed(seed).progress(false);
-        let c = gepa.compile(&student, &trainset, Some(&valset), &Graded).await.unwrap();
+        let c = gepa.compile(&student, &trainset, &Graded).valset(&valset).await.unwrap();
         let merges = c.report.extra["merges_accepted"].as_u64().unwrap();
         println!("seed {seed}: best {:?}, merges {merges}, candidates {}", c.report.best_score, c.report.extra["candidates"].as_array().unwrap().len());
         assert_eq!(c.report.best_score, Some(1.0), "seed {seed}");
@@ -189,7 +189,7 @@ async fn gepa_merges_siblings_that_fixed_different_predictors() {
     }
     assert!(merged_runs >= 2, "only {merged_runs} seed(s) led to a merge");
     let no_merge = Gepa::new().budget_metric_calls(150).reflection_lm(lm.clone()).use_merge(false).progress(false);
-    let c = no_merge.compile(&student, &trainset, Some(&valset), &Graded).await.unwrap();
+    let c = no_merge.compile(&student, &trainset, &Graded).valset(&valset).await.unwrap();
     assert_eq!(c.report.extra["merges_accepted"], 0);
 }
 

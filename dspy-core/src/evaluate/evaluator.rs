@@ -3,15 +3,16 @@
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::{Map, Value};
 
-use super::metric::{Metric, Score};
+use super::metric::{Dynamic, IntoMetric, Metric, MetricKind, Score, Scores};
 use super::progress::Progress;
 use crate::error::{InputError, Result, StateError};
-use crate::example::Example;
+use crate::example::{Example, TypedExample};
 use crate::module::run_bounded;
 use crate::module::{DEFAULT_MAX_ERRORS, Module, write_atomic};
 use crate::prediction::Prediction;
@@ -25,10 +26,9 @@ use crate::prediction::Prediction;
 /// a program or metric error scores `failure_score` (0 by default).
 ///
 /// ```
-/// use std::sync::Arc;
 /// use dspy_core::evaluate::{Evaluate, answer_exact_match};
-/// use dspy_core::{DummyLM, Example, Predict};
-/// let lm = Arc::new(DummyLM::by_substring(vec![
+/// use dspy_core::{DummyLM, Example, Module, Predict};
+/// let lm = DummyLM::by_substring(vec![
 ///     ("2 + 2".into(), serde_json::json!({"answer": "4"})),
 ///     ("3 + 3".into(), serde_json::json!({"answer": "7"})),
 /// ]));
@@ -44,8 +44,13 @@ use crate::prediction::Prediction;
 /// assert!(result.table(5).contains("answer_exact_match"));
 /// # });
 /// ```
+///
+/// Typed data and metrics work the same way: a devset of the `NameExample` rows that
+/// `#[derive(Signature)]` generates (or any [`TypedExample`]), and a metric over the typed gold
+/// row and the program's typed output, `|gold: &NameExample, pred: &NameOutput| ...`. The
+/// program must then be a [`Program`](crate::Program) with that output, checked at compile time.
 #[derive(Clone)]
-pub struct Evaluate {
+pub struct Evaluate<K: MetricKind = Dynamic> {
     devset: Vec<Example>,
     metric: Arc<dyn Metric>,
     num_threads: usize,
@@ -55,9 +60,10 @@ pub struct Evaluate {
     failure_score: f64,
     save_as_json: Option<PathBuf>,
     save_as_csv: Option<PathBuf>,
+    _kind: PhantomData<K>,
 }
 
-impl std::fmt::Debug for Evaluate {
+impl<K: MetricKind> std::fmt::Debug for Evaluate<K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Evaluate")
             .field("devset", &self.devset.len())
@@ -93,11 +99,16 @@ pub struct EvaluationResult {
 
 impl Evaluate {
     /// Evaluates on `devset` with `metric`: one at a time, no progress bar, no table, at most
-    /// 10 errors (DSPy's default `max_errors`).
-    pub fn new(devset: impl Into<Vec<Example>>, metric: impl Metric + 'static) -> Self {
+    /// 10 errors (DSPy's default `max_errors`). The devset is `Example`s or typed rows; the
+    /// metric a [`Metric`] or a typed closure (see [`IntoMetric`]).
+    pub fn new<E, F, M>(devset: impl IntoIterator<Item = E>, metric: M) -> Evaluate<M::Kind>
+    where
+        E: TypedExample,
+        M: IntoMetric<'static, E, F>,
+    {
         Evaluate {
-            devset: devset.into(),
-            metric: Arc::new(metric),
+            devset: devset.into_iter().map(|e| e.to_example()).collect(),
+            metric: metric.into_metric(),
             num_threads: 1,
             display_progress: false,
             display_table: None,
@@ -105,9 +116,12 @@ impl Evaluate {
             failure_score: 0.0,
             save_as_json: None,
             save_as_csv: None,
+            _kind: PhantomData,
         }
     }
+}
 
+impl<K: MetricKind> Evaluate<K> {
     /// How many examples run at once.
     pub fn num_threads(mut self, n: usize) -> Self {
         self.num_threads = n.max(1);
@@ -157,7 +171,10 @@ impl Evaluate {
     }
 
     /// Runs `program` on every example's inputs and scores the predictions.
-    pub async fn run<M: Module + ?Sized>(&self, program: &M) -> Result<EvaluationResult> {
+    pub async fn run<M: Module + ?Sized>(&self, program: &M) -> Result<EvaluationResult>
+    where
+        K: Scores<M>,
+    {
         if self.devset.is_empty() {
             return Err(InputError::Dataset { needed_by: "Evaluate".into(), message: "devset must contain at least one example, got an empty devset".into() }.into());
         }

@@ -1,6 +1,8 @@
 //! `Metric`: how good a prediction is for an example.
 
-use crate::example::Example;
+use serde::de::DeserializeOwned;
+
+use crate::example::{Example, TypedExample};
 use crate::prediction::Prediction;
 use crate::trace::TraceEntry;
 
@@ -78,10 +80,14 @@ pub trait Metric: Send + Sync {
     /// The metric's name, for result tables and files (DSPy uses the function's `__name__`):
     /// a function's name, or `metric` for closures.
     fn name(&self) -> String {
-        let full = std::any::type_name::<Self>();
-        let last = full.rsplit("::").next().unwrap_or(full);
-        if full.contains("{{closure}}") || last.is_empty() { "metric".to_string() } else { last.to_string() }
+        metric_name(std::any::type_name::<Self>())
     }
+}
+
+/// A function's name from its type name; `metric` for closures.
+fn metric_name(full: &str) -> String {
+    let last = full.rsplit("::").next().unwrap_or(full);
+    if full.contains("{{closure}}") || last.is_empty() { "metric".to_string() } else { last.to_string() }
 }
 
 impl<F, R> Metric for F
@@ -91,5 +97,225 @@ where
 {
     fn score(&self, example: &Example, prediction: &Prediction, trace: Option<&[TraceEntry]>) -> Score {
         self(example, prediction, trace).into()
+    }
+}
+
+/// The trace a metric sees: the predictor calls of the run while an optimizer compiles
+/// (DSPy's `trace` argument), nothing during evaluation. Only metrics that ask for it, in the
+/// three-argument typed form, receive it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Trace<'a> {
+    entries: Option<&'a [TraceEntry]>,
+}
+
+impl<'a> Trace<'a> {
+    /// Whether an optimizer is compiling (DSPy's `trace is not None`): metrics are often
+    /// stricter then, so only perfect runs become demos.
+    pub fn is_compiling(&self) -> bool {
+        self.entries.is_some()
+    }
+
+    /// The predictor calls of this run (empty during evaluation).
+    pub fn entries(&self) -> &'a [TraceEntry] {
+        self.entries.unwrap_or(&[])
+    }
+}
+
+/// What a metric reads as the prediction, and so which programs it can score: [`Dynamic`] for
+/// metrics over the dynamic [`Prediction`] (any program), [`Reads<O>`] for typed metrics
+/// (programs whose typed output is `O`).
+pub trait MetricKind: Send + Sync + 'static {}
+
+/// The kind of a metric over the dynamic [`Prediction`]: it scores any program.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Dynamic;
+
+/// The kind of a typed metric over the output `O`: it scores programs whose typed output is `O`.
+pub struct Reads<O>(std::marker::PhantomData<fn() -> O>);
+
+impl MetricKind for Dynamic {}
+impl<O: 'static> MetricKind for Reads<O> {}
+
+/// Proof that a metric of this kind can score the program `P`. Checked where a program meets
+/// its metric (`Evaluate::run`, an optimizer's `compile`), so a metric over another program's
+/// output is a compile error there, not a silent 0 % at run time.
+#[diagnostic::on_unimplemented(
+    message = "this metric scores `{Self}`, which is not the typed output of `{P}`",
+    label = "the program's output is not what the metric reads",
+    note = "a typed metric takes `&ExampleType` and `&OutputType`, where `OutputType` is `<{P} as Program>::Output`"
+)]
+pub trait Scores<P: ?Sized> {}
+
+impl<P: crate::module::Module + ?Sized> Scores<P> for Dynamic {}
+impl<P, O> Scores<P> for Reads<O> where P: crate::module::Program<Output = O> + ?Sized {}
+
+/// Anything usable as a metric over examples of type `E`: a [`Metric`] (any program's
+/// [`Prediction`]), or a closure over the typed gold example and typed output,
+/// `|gold: &E, pred: &O| -> bool | f64 | Score | (f64, String)`, or the same with a third
+/// [`Trace`] argument. `K` tells the forms apart; it is inferred, never written. Metric
+/// structs may be passed by reference; a dynamic closure (over `&Example, &Prediction`) is
+/// passed by value.
+///
+/// ```
+/// use dspy_core::evaluate::{IntoMetric, Score};
+/// use dspy_core::{Example, Prediction, TypedExample};
+/// #[derive(Clone, serde::Serialize, serde::Deserialize)]
+/// struct CityExample { country: String, city: String }
+/// impl TypedExample for CityExample {
+///     fn to_example(&self) -> Example { dspy_core::typed_example(self, &["country"]) }
+/// }
+/// #[derive(serde::Deserialize)]
+/// struct CityOutput { city: String }
+///
+/// let metric = (|gold: &CityExample, pred: &CityOutput| gold.city == pred.city).into_metric();
+/// let gold = Example::new().with("country", "France").with("city", "Paris");
+/// let pred = Prediction::new(serde_json::json!({"city": "Paris"}).as_object().unwrap().clone());
+/// assert_eq!(metric.score(&gold, &pred, None), Score::from(true));
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a metric over `{E}`",
+    label = "not a metric for this data",
+    note = "a metric is a `Metric`, or a closure `|gold: &{E}, pred: &Output| -> bool | f64 | Score` (optionally with a third `Trace` argument)"
+)]
+pub trait IntoMetric<'a, E, K> {
+    /// What the metric reads ([`Dynamic`] or [`Reads<O>`]).
+    type Kind: MetricKind;
+    /// The metric, over the dynamic examples and predictions the runtime works on.
+    fn into_metric(self) -> std::sync::Arc<dyn Metric + 'a>;
+}
+
+/// The form marker of a [`Metric`] used as a metric.
+pub struct AsMetric;
+/// The form marker of a metric already shared or borrowed (`Arc<dyn Metric>`, `&dyn Metric`).
+pub struct Shared;
+/// The form marker of a typed two-argument closure.
+pub struct TypedForm<O, R>(std::marker::PhantomData<fn() -> (O, R)>);
+/// The form marker of a typed closure that also reads the [`Trace`].
+pub struct TracedForm<O, R>(std::marker::PhantomData<fn() -> (O, R)>);
+
+impl<'a, E, M> IntoMetric<'a, E, AsMetric> for M
+where
+    M: Metric + 'a,
+{
+    type Kind = Dynamic;
+    fn into_metric(self) -> std::sync::Arc<dyn Metric + 'a> {
+        std::sync::Arc::new(self)
+    }
+}
+
+impl<'a, E> IntoMetric<'a, E, Shared> for std::sync::Arc<dyn Metric + 'a> {
+    type Kind = Dynamic;
+    fn into_metric(self) -> std::sync::Arc<dyn Metric + 'a> {
+        self
+    }
+}
+
+impl<'a, E> IntoMetric<'a, E, Shared> for &'a (dyn Metric + 'a) {
+    type Kind = Dynamic;
+    fn into_metric(self) -> std::sync::Arc<dyn Metric + 'a> {
+        std::sync::Arc::new(Borrowed(self))
+    }
+}
+
+/// The form marker of a metric struct passed by reference (`&SemanticF1::new(..)`).
+pub struct ByRef;
+
+impl<'a, E, M: Metric + 'a> IntoMetric<'a, E, ByRef> for &'a M {
+    type Kind = Dynamic;
+    fn into_metric(self) -> std::sync::Arc<dyn Metric + 'a> {
+        std::sync::Arc::new(Borrowed(self))
+    }
+}
+
+/// A borrowed metric, scoring as the metric it borrows.
+struct Borrowed<'a>(&'a (dyn Metric + 'a));
+
+#[async_trait::async_trait]
+impl Metric for Borrowed<'_> {
+    fn score(&self, example: &Example, prediction: &Prediction, trace: Option<&[TraceEntry]>) -> Score {
+        self.0.score(example, prediction, trace)
+    }
+
+    async fn try_score(&self, example: &Example, prediction: &Prediction, trace: Option<&[TraceEntry]>) -> crate::Result<Score> {
+        self.0.try_score(example, prediction, trace).await
+    }
+
+    fn name(&self) -> String {
+        self.0.name()
+    }
+}
+
+impl<'a, E, O, R, F> IntoMetric<'a, E, TypedForm<O, R>> for F
+where
+    F: Fn(&E, &O) -> R + Send + Sync + 'a,
+    E: TypedExample + 'a,
+    O: DeserializeOwned + 'static,
+    R: Into<Score> + 'a,
+{
+    type Kind = Reads<O>;
+    fn into_metric(self) -> std::sync::Arc<dyn Metric + 'a> {
+        std::sync::Arc::new(TypedMetric::<E, O, _>::new(move |gold: &E, pred: &O, _trace: Trace<'_>| self(gold, pred).into(), std::any::type_name::<F>()))
+    }
+}
+
+impl<'a, E, O, R, F> IntoMetric<'a, E, TracedForm<O, R>> for F
+where
+    F: Fn(&E, &O, Trace<'_>) -> R + Send + Sync + 'a,
+    E: TypedExample + 'a,
+    O: DeserializeOwned + 'static,
+    R: Into<Score> + 'a,
+{
+    type Kind = Reads<O>;
+    fn into_metric(self) -> std::sync::Arc<dyn Metric + 'a> {
+        std::sync::Arc::new(TypedMetric::<E, O, _>::new(move |gold: &E, pred: &O, trace: Trace<'_>| self(gold, pred, trace).into(), std::any::type_name::<F>()))
+    }
+}
+
+/// A typed metric seen by the dynamic runtime: reads the gold example and the prediction into
+/// `E` and `O`, then scores them. A row that does not read as `E` or `O` is an error (counted as a
+/// failed example), never a silent 0.
+struct TypedMetric<E, O, F> {
+    score: F,
+    name: &'static str,
+    _types: std::marker::PhantomData<fn(&E, &O)>,
+}
+
+impl<E, O, F> TypedMetric<E, O, F> {
+    fn new(score: F, name: &'static str) -> Self {
+        TypedMetric { score, name, _types: std::marker::PhantomData }
+    }
+}
+
+impl<E, O, F> TypedMetric<E, O, F>
+where
+    E: TypedExample,
+    O: DeserializeOwned,
+    F: Fn(&E, &O, Trace<'_>) -> Score,
+{
+    fn typed_score(&self, example: &Example, prediction: &Prediction, trace: Option<&[TraceEntry]>) -> crate::Result<Score> {
+        let gold = E::from_example(example)?;
+        let pred: O = prediction.to_typed()?;
+        Ok((self.score)(&gold, &pred, Trace { entries: trace }))
+    }
+}
+
+#[async_trait::async_trait]
+impl<E, O, F> Metric for TypedMetric<E, O, F>
+where
+    E: TypedExample,
+    O: DeserializeOwned,
+    F: Fn(&E, &O, Trace<'_>) -> Score + Send + Sync,
+{
+    /// On a row that does not read as the metric's types: 0, with the reason as feedback.
+    fn score(&self, example: &Example, prediction: &Prediction, trace: Option<&[TraceEntry]>) -> Score {
+        self.typed_score(example, prediction, trace).unwrap_or_else(|e| Score::with_feedback(0.0, e.to_string()))
+    }
+
+    async fn try_score(&self, example: &Example, prediction: &Prediction, trace: Option<&[TraceEntry]>) -> crate::Result<Score> {
+        self.typed_score(example, prediction, trace)
+    }
+
+    fn name(&self) -> String {
+        metric_name(self.name)
     }
 }

@@ -1,10 +1,9 @@
 //! `batch`: one module over many inputs, concurrently, in order.
 
-use super::{Module, Parallel, Predict};
+use super::{Module, Parallel};
 use crate::error::Result;
 use crate::example::Example;
-use crate::prediction::{Predicted, Prediction};
-use crate::signature::TypedSignature;
+use crate::prediction::Prediction;
 
 /// Runs `module` on every input with at most `concurrency` calls in flight. The results keep
 /// the input order, one per input: a failure is that input's `Err` and never loses the others.
@@ -31,28 +30,5 @@ pub async fn batch<M: Module + ?Sized>(module: &M, inputs: &[Example], concurren
         Ok(results) => results,
         // Without an error limit the run itself cannot fail; keep one result per input anyway.
         Err(e) => inputs.iter().map(|_| Err(crate::Error::NoResult { what: "batch".into(), reason: e.to_string() })).collect(),
-    }
-}
-
-impl<S: TypedSignature> Predict<S> {
-    /// Typed [`batch`]: typed inputs in, typed outputs (or that input's error) out, in order.
-    pub async fn batch(&self, inputs: impl IntoIterator<Item = impl Into<S::Input>>, concurrency: usize) -> Vec<Result<Predicted<S::Output>>> {
-        let mut examples = Vec::new();
-        let mut bad = Vec::new();
-        for (i, input) in inputs.into_iter().enumerate() {
-            match super::predict::input_map(input.into()) {
-                Ok(map) => examples.push(Example::from_map(map)),
-                Err(e) => {
-                    examples.push(Example::new());
-                    bad.push((i, e));
-                }
-            }
-        }
-        let mut results: Vec<Result<Predicted<S::Output>>> =
-            batch(self, &examples, concurrency).await.into_iter().map(|r| r.and_then(Predicted::new)).collect();
-        for (i, e) in bad {
-            results[i] = Err(e);
-        }
-        results
     }
 }

@@ -228,3 +228,17 @@ impl<M: Module + Clone> Module for BestOfN<M> {
         out
     }
 }
+
+/// A typed module refined is still typed: the same inputs and outputs as the module's.
+impl<M: super::Program + Clone> super::Program for BestOfN<M> {
+    type Input = M::Input;
+    type Output = M::Output;
+
+    fn to_example(input: M::Input) -> Result<Example> {
+        M::to_example(input)
+    }
+
+    fn to_output(prediction: Prediction) -> Result<crate::Predicted<M::Output>> {
+        M::to_output(prediction)
+    }
+}

@@ -2,9 +2,9 @@
 
 use std::ops::{Deref, DerefMut};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-use super::{Module, Predict, Predictor, Untyped};
+use super::{Module, Predict, Predictor, Program, TypedStream, Untyped, input_map, serialized_example, typed_stream};
 use crate::error::Result;
 use crate::example::Example;
 use crate::prediction::{Predicted, Prediction};
@@ -15,10 +15,9 @@ use crate::signature::{Field, FieldType, Signature, TypedSignature};
 /// in a program), as in DSPy's saved programs.
 ///
 /// ```
-/// use std::sync::Arc;
-/// use dspy_core::{ChainOfThought, DummyLM, Example};
+/// use dspy_core::{ChainOfThought, DummyLM, Example, Module};
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-/// let lm = Arc::new(DummyLM::new(vec![serde_json::json!({"reasoning": "2 + 2 = 4", "answer": "4"})]));
+/// let lm = DummyLM::new(vec![serde_json::json!({"reasoning": "2 + 2 = 4", "answer": "4"})]);
 /// let cot = ChainOfThought::parse("question -> answer").unwrap().with_lm(lm);
 /// let out = cot.forward(&Example::new().with("question", "2 + 2?")).await.unwrap();
 /// assert_eq!(out.get_str("reasoning"), Some("2 + 2 = 4"));
@@ -65,15 +64,31 @@ impl<S: TypedSignature> ChainOfThought<S> {
         Self::new()
     }
 
-    /// Reasons, then answers with typed outputs (plus `reasoning`).
-    pub async fn call(&self, input: impl Into<S::Input>) -> Result<Predicted<Reasoned<S::Output>>> {
-        let prediction = self.predict.forward_map(&super::predict::input_map(input.into())?).await?;
+}
+
+/// Reasons, then answers: `S::Input` in, `S::Output` plus the `reasoning` out.
+impl<S: TypedSignature> Program for ChainOfThought<S> {
+    type Input = S::Input;
+    type Output = Reasoned<S::Output>;
+
+    fn to_example(input: S::Input) -> Result<Example> {
+        serialized_example(input)
+    }
+
+    fn to_output(prediction: Prediction) -> Result<Predicted<Reasoned<S::Output>>> {
         Predicted::new(prediction)
     }
 
-    /// [`ChainOfThought::call`] for sync code.
-    pub fn call_blocking(&self, input: impl Into<S::Input>) -> Result<Predicted<Reasoned<S::Output>>> {
-        crate::block_on(self.call(input))
+    fn call(&self, input: impl Into<S::Input> + Send) -> impl std::future::Future<Output = Result<Predicted<Self::Output>>> + Send {
+        let inputs = input_map(input.into());
+        async move { Predicted::new(self.predict.forward_map(&inputs?).await?) }
+    }
+
+    fn stream(&self, input: impl Into<S::Input> + Send) -> TypedStream<'_, Self::Output> {
+        match input_map(input.into()) {
+            Ok(map) => typed_stream(self.predict.stream_map(map)),
+            Err(e) => Box::pin(futures::stream::once(async move { Err(e) })),
+        }
     }
 }
 
@@ -84,12 +99,6 @@ impl<S: TypedSignature> Default for ChainOfThought<S> {
 }
 
 impl<S> ChainOfThought<S> {
-    /// Uses this LM.
-    pub fn with_lm(mut self, lm: impl crate::LanguageModel + 'static) -> Self {
-        self.predict = self.predict.with_lm(lm);
-        self
-    }
-
     /// Runs on an example's fields.
     pub async fn forward(&self, inputs: &Example) -> Result<Prediction> {
         self.predict.forward(inputs).await
@@ -97,7 +106,7 @@ impl<S> ChainOfThought<S> {
 }
 
 /// Typed outputs with the reasoning that led to them; derefs to the outputs.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Reasoned<O> {
     /// The LM's reasoning.
     pub reasoning: String,

@@ -20,6 +20,7 @@ mod refine;
 mod rewrite;
 mod state;
 mod stream;
+mod typed;
 
 use serde_json::Value;
 
@@ -27,9 +28,11 @@ pub use chain_of_thought::{ChainOfThought, Reasoned, with_reasoning};
 pub use batch::batch;
 pub use predict::{Predict, Untyped};
 pub use stream::{PredictionStream, StreamItem};
+pub use typed::{Program, TypedStream};
+pub(crate) use typed::{input_map, serialized_example, typed_stream};
 
 pub use majority::{Normalize, default_normalize, majority, majority_by, majority_of};
-pub use multi_chain_comparison::{MultiChainComparison, Rationalized};
+pub use multi_chain_comparison::{Attempts, MultiChainComparison, Rationalized};
 pub use program_of_thought::{ProgramOfThought, parse_code};
 pub use react::{Acted, ReAct, ToolCalling};
 pub use error::{AssertionError, Capability, ConstraintKind, SandboxError, StateMismatch, ToolError};
@@ -64,6 +67,19 @@ pub trait Module: Send + Sync {
 
     /// The same predictors, mutable, for optimizers.
     fn named_predictors_mut(&mut self) -> Vec<(String, &mut dyn Predictor)>;
+
+    /// Uses this LM for every predictor of the program (DSPy's `set_lm`). Any model works by
+    /// value, shared ones too (`Arc<L>`, `Arc<dyn LanguageModel>`), so no caller wraps it.
+    fn with_lm(mut self, lm: impl LanguageModel + 'static) -> Self
+    where
+        Self: Sized,
+    {
+        let lm = lm.into_shared();
+        for (_, predictor) in self.named_predictors_mut() {
+            predictor.set_lm(Some(lm.clone()));
+        }
+        self
+    }
 }
 
 /// The tunable state of one LM call: its signature (instructions, field descriptions), its demos

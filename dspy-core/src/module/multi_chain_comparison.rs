@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use super::{Module, Predict, Predictor, Untyped};
 use crate::error::{Error, InputError, Result, SignatureError};
 use crate::example::Example;
-use crate::lm::{LanguageModel, LmConfig};
+use crate::lm::LmConfig;
 use crate::prediction::{Predicted, Prediction};
 use crate::pyfmt;
 use crate::signature::{Field, FieldType, Signature, TypedSignature};
@@ -70,25 +70,45 @@ impl<S: TypedSignature> MultiChainComparison<S> {
     pub fn new(m: usize) -> std::result::Result<Self, SignatureError> {
         Self::build(S::signature().clone(), m)
     }
+}
 
-    /// Compares typed attempts (e.g. the completions of a `ChainOfThought<S>` with `n = m`)
-    /// and answers with typed outputs plus the `rationale`.
-    pub async fn call<C: serde::Serialize>(&self, completions: &[C], input: impl Into<S::Input>) -> Result<Predicted<Rationalized<S::Output>>> {
-        let completions = completions
-            .iter()
-            .map(|c| match serde_json::to_value(c) {
-                Ok(Value::Object(m)) => Ok(m),
-                Ok(other) => Err(InputError::NotAnObject { what: "a completion".into(), reason: format!("got {other}") }.into()),
-                Err(e) => Err(InputError::NotAnObject { what: "a completion".into(), reason: e.to_string() }.into()),
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let inputs = super::predict::input_map(input.into())?;
-        Predicted::new(self.compare_map(&completions, inputs).await?)
+/// The inputs of a typed [`MultiChainComparison`]: the attempts to compare (any serialisable
+/// values: maps, typed completions such as a `ChainOfThought`'s) and the signature's inputs.
+/// Converts from `(attempts, inputs)`.
+#[derive(Clone, Debug)]
+pub struct Attempts<I> {
+    /// One JSON object per attempt (with the `reasoning`/`rationale` and the last output).
+    pub completions: Vec<Value>,
+    /// The signature's inputs.
+    pub input: I,
+}
+
+impl<I, C: serde::Serialize, J: Into<I>> From<(Vec<C>, J)> for Attempts<I> {
+    /// An attempt that cannot be serialised is kept as `null`, which the call refuses.
+    fn from((completions, input): (Vec<C>, J)) -> Self {
+        Attempts { completions: completions.iter().map(|c| serde_json::to_value(c).unwrap_or(Value::Null)).collect(), input: input.into() }
+    }
+}
+
+/// Compares typed attempts (e.g. the completions of a `ChainOfThought<S>` with `n = m`) and
+/// answers with typed outputs plus the `rationale`.
+impl<S: TypedSignature> super::Program for MultiChainComparison<S> {
+    type Input = Attempts<S::Input>;
+    type Output = Rationalized<S::Output>;
+
+    fn to_example(input: Attempts<S::Input>) -> Result<Example> {
+        let mut inputs = super::input_map(input.input)?;
+        inputs.insert("completions".into(), Value::Array(input.completions));
+        Ok(Example::from_map(inputs))
+    }
+
+    fn to_output(prediction: Prediction) -> Result<Predicted<Rationalized<S::Output>>> {
+        Predicted::new(prediction)
     }
 }
 
 /// Typed outputs with the corrected reasoning; derefs to the outputs.
-#[derive(Clone, Debug, serde::Deserialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Rationalized<O> {
     /// The LM's corrected reasoning.
     pub rationale: String,
@@ -122,12 +142,6 @@ impl<S> MultiChainComparison<S> {
         )?;
         let predict = Predict::from_signature(sig).with_config(LmConfig { temperature: Some(0.7), ..LmConfig::default() });
         Ok(MultiChainComparison { predict, m, last_key, _typed: PhantomData })
-    }
-
-    /// Uses this LM.
-    pub fn with_lm(mut self, lm: impl LanguageModel + 'static) -> Self {
-        self.predict = self.predict.with_lm(lm);
-        self
     }
 
     /// Replaces the LM settings (DSPy's `temperature` and `**config`).

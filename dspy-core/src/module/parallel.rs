@@ -3,13 +3,13 @@
 
 use std::future::Future;
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 
-use super::Module;
-use crate::error::{Error, Result};
+use super::{Module, Predictor, Program};
+use crate::error::{Error, InputError, Result};
 use crate::evaluate::progress::Progress;
 use crate::example::Example;
-use crate::prediction::Prediction;
+use crate::prediction::{Predicted, Prediction};
 
 /// DSPy's default `max_errors`.
 pub const DEFAULT_MAX_ERRORS: usize = 10;
@@ -41,8 +41,34 @@ pub const DEFAULT_MAX_ERRORS: usize = 10;
 /// assert_eq!(results[1].as_ref().unwrap().get_str("answer"), Some("12"));
 /// # });
 /// ```
+///
+/// Over one module ([`Parallel::over`]) it is itself a program, typed when the module is: a
+/// list of the module's inputs in, a list of its outputs out (`None` where that input failed).
+///
+/// ```
+/// use dspy_core::module::Parallel;
+/// use dspy_core::{DummyLM, Module, Program, Predict, TypedSignature};
+/// # use dspy_core::{Field, FieldType, Signature};
+/// # #[derive(serde::Serialize)] struct QIn { question: String }
+/// # impl From<&str> for QIn { fn from(q: &str) -> Self { QIn { question: q.into() } } }
+/// # #[derive(serde::Deserialize)] struct QOut { answer: String }
+/// # struct QA;
+/// # impl TypedSignature for QA {
+/// #     type Input = QIn; type Output = QOut;
+/// #     fn signature() -> &'static Signature {
+/// #         static S: std::sync::OnceLock<Signature> = std::sync::OnceLock::new();
+/// #         S.get_or_init(|| Signature::from_fields("QA", None, [Field::input("question", FieldType::Str), Field::output("answer", FieldType::Str)]).unwrap())
+/// #     }
+/// # }
+/// let lm = DummyLM::by_substring(vec![("Spain".into(), serde_json::json!({"answer": "Madrid"})), ("Peru".into(), serde_json::json!({"answer": "Lima"}))]);
+/// let each = Parallel::new().num_threads(2).over(Predict::<QA>::new()).with_lm(lm);
+/// let out = each.call_blocking(vec!["Capital of Spain?".into(), "Capital of Peru?".into()]).unwrap();
+/// let answers: Vec<&str> = out.iter().map(|o| o.as_ref().map_or("-", |o| o.answer.as_str())).collect();
+/// assert_eq!(answers, ["Madrid", "Lima"]);
+/// ```
 #[derive(Clone, Debug)]
-pub struct Parallel {
+pub struct Parallel<M = ()> {
+    module: M,
     num_threads: usize,
     max_errors: Option<usize>,
     access_examples: bool,
@@ -51,7 +77,7 @@ pub struct Parallel {
 
 impl Default for Parallel {
     fn default() -> Self {
-        Parallel { num_threads: 8, max_errors: Some(DEFAULT_MAX_ERRORS), access_examples: true, progress: false }
+        Parallel { module: (), num_threads: 8, max_errors: Some(DEFAULT_MAX_ERRORS), access_examples: true, progress: false }
     }
 }
 
@@ -61,6 +87,14 @@ impl Parallel {
         Self::default()
     }
 
+    /// This runner over one module: a program that runs the module on a list of inputs.
+    pub fn over<M: Module>(self, module: M) -> Parallel<M> {
+        let Parallel { num_threads, max_errors, access_examples, progress, .. } = self;
+        Parallel { module, num_threads, max_errors, access_examples, progress }
+    }
+}
+
+impl<M> Parallel<M> {
     /// How many pairs run at once (at least 1).
     pub fn num_threads(mut self, n: usize) -> Self {
         self.num_threads = n.max(1);
@@ -93,11 +127,11 @@ impl Parallel {
     }
 
     /// Runs every pair; the results are in the order of the pairs.
-    pub async fn run<'a, M>(&self, pairs: impl IntoIterator<Item = (&'a M, Example)>) -> Result<Vec<Result<Prediction>>>
+    pub async fn run<'a, N>(&self, pairs: impl IntoIterator<Item = (&'a N, Example)>) -> Result<Vec<Result<Prediction>>>
     where
-        M: Module + ?Sized + 'a,
+        N: Module + ?Sized + 'a,
     {
-        let pairs: Vec<(&M, Example)> = pairs.into_iter().collect();
+        let pairs: Vec<(&N, Example)> = pairs.into_iter().collect();
         let progress = Progress::new(pairs.len(), self.progress);
         let access = self.access_examples;
         let futures = pairs.into_iter().map(|(module, example)| async move {
@@ -113,8 +147,68 @@ impl Parallel {
     }
 
     /// Runs one module over many examples.
-    pub async fn map<M: Module + ?Sized>(&self, module: &M, examples: &[Example]) -> Result<Vec<Result<Prediction>>> {
+    pub async fn map<N: Module + ?Sized>(&self, module: &N, examples: &[Example]) -> Result<Vec<Result<Prediction>>> {
         self.run(examples.iter().map(|e| (module, e.clone()))).await
+    }
+}
+
+/// The dynamic form of `Parallel` over a module: the example's `inputs` field is a list of
+/// input objects; the prediction has one completion per input, in order (empty where that
+/// input failed), and the tokens of all of them.
+#[async_trait::async_trait]
+impl<M: Module> Module for Parallel<M> {
+    async fn forward(&self, inputs: &Example) -> Result<Prediction> {
+        let items = match inputs.get("inputs") {
+            Some(serde_json::Value::Array(items)) => items,
+            _ => {
+                return Err(InputError::Invalid { needed_by: "Parallel".into(), message: "needs an `inputs` list of input objects".into() }.into());
+            }
+        };
+        let examples = items
+            .iter()
+            .map(|item| match item {
+                serde_json::Value::Object(map) => Ok(Example::from_map(map.clone())),
+                other => Err(InputError::NotAnObject { what: "each of Parallel's inputs".into(), reason: format!("got {other}") }.into()),
+            })
+            .collect::<Result<Vec<Example>>>()?;
+        let module = &self.module;
+        let progress = Progress::new(examples.len(), self.progress);
+        let calls: Vec<_> = examples.iter().map(|e| module.forward(e)).collect();
+        let results = run_bounded(calls, self.num_threads, self.max_errors, |done, _, _| progress.set(done, "")).await;
+        progress.finish();
+        let results = results?;
+        let usage = results.iter().flatten().map(Prediction::usage).fold(crate::lm::Usage::default(), |a, b| a + b);
+        let outputs = results.into_iter().map(|r| r.map(|p| p.outputs().clone()).unwrap_or_default()).collect();
+        Ok(Prediction::from_completions(outputs).with_usage(usage))
+    }
+
+    fn named_predictors(&self) -> Vec<(String, &dyn Predictor)> {
+        self.module.named_predictors()
+    }
+
+    fn named_predictors_mut(&mut self) -> Vec<(String, &mut dyn Predictor)> {
+        self.module.named_predictors_mut()
+    }
+}
+
+/// A list of the module's typed inputs in; its typed outputs out, in order, `None` where that
+/// input failed (as DSPy's `Parallel` returns `None`).
+impl<M: Program> Program for Parallel<M> {
+    type Input = Vec<M::Input>;
+    type Output = Vec<Option<M::Output>>;
+
+    fn to_example(input: Vec<M::Input>) -> Result<Example> {
+        let items = input.into_iter().map(|i| M::to_example(i).map(|e| serde_json::Value::Object(e.into_map()))).collect::<Result<Vec<_>>>()?;
+        Ok(Example::new().with("inputs", items))
+    }
+
+    fn to_output(prediction: Prediction) -> Result<Predicted<Self::Output>> {
+        let outputs = prediction
+            .completions()
+            .iter()
+            .map(|map| if map.is_empty() { Ok(None) } else { M::to_output(Prediction::new(map.clone())).map(|p| Some(p.into_inner())) })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Predicted::from_parts(outputs, prediction))
     }
 }
 
@@ -130,7 +224,9 @@ where
     Fut: Future<Output = Result<T>>,
 {
     let mut slots: Vec<Option<Result<T>>> = Vec::new();
-    let indexed = futures.into_iter().enumerate().map(|(i, f)| async move { (i, f.await) });
+    // Tagged eagerly, so no closure over borrowed futures lives across an await (which keeps
+    // the future provably `Send` inside `async_trait` methods).
+    let indexed: Vec<_> = futures.into_iter().enumerate().map(|(i, f)| f.map(move |r| (i, r))).collect();
     let mut stream = futures::stream::iter(indexed).buffer_unordered(limit.max(1));
     let (mut done, mut errors) = (0, 0);
     while let Some((i, result)) = stream.next().await {

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use super::{Module, Predictor};
+use super::{Module, Predictor, Program, TypedStream, input_map, serialized_example, typed_stream};
 use crate::adapter::{self, Adapter};
-use crate::error::{Error, InputError, Result, StateError};
+use crate::error::{Error, Result, StateError};
 use crate::example::Example;
 use crate::lm::{LanguageModel, LmConfig};
 use crate::prediction::{Predicted, Prediction};
@@ -23,14 +23,13 @@ pub struct Untyped;
 
 /// Calls the LM for one signature: formats with the adapter, sends, parses into outputs.
 ///
-/// A `Predict<S>` over a typed signature takes `S::Input` and returns `S::Output`
-/// ([`Predict::call`]); every predictor also has the dynamic [`Predict::forward`].
+/// A `Predict<S>` over a typed signature is a [`Program`] from `S::Input` to `S::Output`
+/// ([`Program::call`]); every predictor also has the dynamic [`Predict::forward`].
 ///
 /// ```
-/// use std::sync::Arc;
-/// use dspy_core::{DummyLM, Predict};
+/// use dspy_core::{DummyLM, Module, Predict};
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-/// let lm = Arc::new(DummyLM::new(vec![serde_json::json!({"answer": "true"})]));
+/// let lm = DummyLM::new(vec![serde_json::json!({"answer": "true"})]);
 /// let check = Predict::parse("claim -> answer: bool").unwrap().with_lm(lm);
 /// let out = check.forward(&dspy_core::Example::new().with("claim", "Water is wet.")).await.unwrap();
 /// assert_eq!(out.get("answer"), Some(&serde_json::json!(true)));
@@ -94,14 +93,31 @@ impl<S: TypedSignature> Predict<S> {
         Self::new()
     }
 
-    /// Calls the LM with typed inputs and returns typed outputs.
-    pub async fn call(&self, input: impl Into<S::Input>) -> Result<Predicted<S::Output>> {
-        Predicted::new(self.forward_map(&input_map(input.into())?).await?)
+}
+
+/// Typed inputs in, typed outputs out: `S::Input` and `S::Output`.
+impl<S: TypedSignature> Program for Predict<S> {
+    type Input = S::Input;
+    type Output = S::Output;
+
+    fn to_example(input: S::Input) -> Result<Example> {
+        serialized_example(input)
     }
 
-    /// [`Predict::call`] for scripts and sync code: runs on a private runtime.
-    pub fn call_blocking(&self, input: impl Into<S::Input>) -> Result<Predicted<S::Output>> {
-        crate::block_on(self.call(input))
+    fn to_output(prediction: Prediction) -> Result<Predicted<S::Output>> {
+        Predicted::new(prediction)
+    }
+
+    fn call(&self, input: impl Into<S::Input> + Send) -> impl std::future::Future<Output = Result<Predicted<S::Output>>> + Send {
+        let inputs = input_map(input.into());
+        async move { Predicted::new(self.forward_map(&inputs?).await?) }
+    }
+
+    fn stream(&self, input: impl Into<S::Input> + Send) -> TypedStream<'_, S::Output> {
+        match input_map(input.into()) {
+            Ok(map) => typed_stream(self.stream_map(map)),
+            Err(e) => Box::pin(futures::stream::once(async move { Err(e) })),
+        }
     }
 }
 
@@ -122,12 +138,6 @@ impl<S> Predict<S> {
             adapter: None,
             _typed: PhantomData,
         }
-    }
-
-    /// Uses this LM instead of the configured one.
-    pub fn with_lm(mut self, lm: impl LanguageModel + 'static) -> Self {
-        self.lm = Some(lm.into_shared());
-        self
     }
 
     /// Uses this adapter instead of the configured one.
@@ -209,15 +219,6 @@ pub(crate) struct PreparedCall {
     pub(crate) adapter: Arc<dyn Adapter>,
     pub(crate) config: LmConfig,
     pub(crate) settings: settings::CurrentSettings,
-}
-
-/// Typed inputs as the field map the runtime works on.
-pub(crate) fn input_map<I: serde::Serialize>(input: I) -> Result<Map<String, Value>> {
-    match serde_json::to_value(input) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(other) => Err(InputError::NotAnObject { what: "inputs".into(), reason: format!("got {other}") }.into()),
-        Err(e) => Err(InputError::NotAnObject { what: "inputs".into(), reason: e.to_string() }.into()),
-    }
 }
 
 fn warn_on_input_mismatch(sig: &Signature, inputs: &Map<String, Value>) {

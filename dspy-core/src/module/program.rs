@@ -188,7 +188,7 @@ impl IntoPrediction for Prediction {
 
 impl<T> IntoPrediction for Predicted<T> {
     fn into_prediction(self) -> Result<Prediction> {
-        Ok(self.prediction().clone())
+        Ok(self.into_parts().1)
     }
 }
 
@@ -245,4 +245,36 @@ pub fn __input<T: DeserializeOwned>(inputs: &Example, name: &str, program: &str)
         }
     })
     .map_err(Error::Input)
+}
+
+/// Reads the whole example as the struct of a program's `#[flatten]` argument (generated code
+/// calls this).
+#[doc(hidden)]
+pub fn __inputs<T: DeserializeOwned>(inputs: &Example, program: &str) -> Result<T> {
+    T::deserialize(inputs.data()).map_err(|e| {
+        Error::Input(InputError::WrongType {
+            needed_by: format!("`{program}::forward`").into(),
+            field: "inputs".to_string(),
+            expected: std::any::type_name::<T>().into(),
+            reason: e.to_string(),
+        })
+    })
+}
+
+/// A typed program's input struct as the example `Module::forward` reads (generated code).
+#[doc(hidden)]
+pub fn __to_example<T: serde::Serialize>(input: T) -> Result<Example> {
+    super::serialized_example(input)
+}
+
+/// One typed argument as the JSON value of its example field (generated code).
+#[doc(hidden)]
+pub fn __to_value<T: serde::Serialize>(value: T) -> Result<Value> {
+    serde_json::to_value(value).map_err(|e| InputError::NotAnObject { what: "an argument of `forward`".into(), reason: e.to_string() }.into())
+}
+
+/// A typed program's own output as the prediction `Module::forward` returns (generated code).
+#[doc(hidden)]
+pub fn __output_prediction<T: serde::Serialize>(output: T) -> Result<Prediction> {
+    Ok(Predicted::from_output(output)?.into_parts().1)
 }

@@ -8,7 +8,6 @@ use super::sandbox::PythonSandbox;
 use super::{ChainOfThought, Module, Predictor, Reasoned, Untyped};
 use crate::error::{Error, InputError, Result, SignatureError};
 use crate::example::Example;
-use crate::lm::LanguageModel;
 use crate::prediction::{Predicted, Prediction};
 use crate::pyfmt;
 use crate::signature::{Field, FieldType, Signature, TypedSignature};
@@ -103,16 +102,19 @@ impl<S: TypedSignature> ProgramOfThought<S> {
     pub fn new() -> std::result::Result<Self, SignatureError> {
         Self::build(S::signature().clone())
     }
+}
 
-    /// Computes typed outputs (with the final step's reasoning).
-    pub async fn call(&self, input: impl Into<S::Input>) -> Result<Predicted<Reasoned<S::Output>>> {
-        let inputs = super::predict::input_map(input.into())?;
-        Predicted::new(self.run(&inputs).await?)
+/// Computes typed outputs (with the final step's reasoning).
+impl<S: TypedSignature> super::Program for ProgramOfThought<S> {
+    type Input = S::Input;
+    type Output = Reasoned<S::Output>;
+
+    fn to_example(input: S::Input) -> Result<Example> {
+        super::serialized_example(input)
     }
 
-    /// [`ProgramOfThought::call`] for sync code.
-    pub fn call_blocking(&self, input: impl Into<S::Input>) -> Result<Predicted<Reasoned<S::Output>>> {
-        crate::block_on(self.call(input))
+    fn to_output(prediction: Prediction) -> Result<Predicted<Reasoned<S::Output>>> {
+        Predicted::new(prediction)
     }
 }
 
@@ -182,15 +184,6 @@ impl<S> ProgramOfThought<S> {
     /// Runs the programs in this sandbox (limits, allowed modules, interpreter).
     pub fn with_sandbox(mut self, sandbox: PythonSandbox) -> Self {
         self.sandbox = sandbox;
-        self
-    }
-
-    /// Uses this LM for all three steps.
-    pub fn with_lm(mut self, lm: impl LanguageModel + 'static) -> Self {
-        let lm = lm.into_shared();
-        for cot in [&mut self.code_generate, &mut self.code_regenerate, &mut self.generate_output] {
-            cot.predict.set_lm(Some(lm.clone()));
-        }
         self
     }
 

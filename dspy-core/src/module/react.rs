@@ -128,16 +128,19 @@ impl<S: TypedSignature> ReAct<S> {
     pub fn new(tools: impl IntoIterator<Item = Tool>) -> std::result::Result<Self, SignatureError> {
         Self::build(S::signature().clone(), tools.into_iter().collect())
     }
+}
 
-    /// Runs the agent on typed inputs; the outputs come with the reasoning and the trajectory.
-    pub async fn call(&self, input: impl Into<S::Input>) -> Result<Predicted<Acted<S::Output>>> {
-        let inputs = super::predict::input_map(input.into())?;
-        Predicted::new(self.run(inputs).await?)
+/// Runs the agent on typed inputs; the outputs come with the reasoning and the trajectory.
+impl<S: TypedSignature> super::Program for ReAct<S> {
+    type Input = S::Input;
+    type Output = Acted<S::Output>;
+
+    fn to_example(input: S::Input) -> Result<Example> {
+        super::serialized_example(input)
     }
 
-    /// [`ReAct::call`] for sync code.
-    pub fn call_blocking(&self, input: impl Into<S::Input>) -> Result<Predicted<Acted<S::Output>>> {
-        crate::block_on(self.call(input))
+    fn to_output(prediction: Prediction) -> Result<Predicted<Acted<S::Output>>> {
+        Predicted::new(prediction)
     }
 }
 
@@ -214,14 +217,6 @@ impl<S> ReAct<S> {
     /// `max_iters` overrides it for one call, as in DSPy.
     pub fn with_max_iters(mut self, max_iters: usize) -> Self {
         self.max_iters = max_iters;
-        self
-    }
-
-    /// Uses this LM for both predictors.
-    pub fn with_lm(mut self, lm: impl LanguageModel + 'static) -> Self {
-        let lm = lm.into_shared();
-        self.react.set_lm(Some(lm.clone()));
-        self.extract.predict.set_lm(Some(lm));
         self
     }
 
@@ -465,7 +460,7 @@ fn truncate_trajectory(trajectory: &mut Map<String, Value>) -> Result<()> {
 }
 
 /// Typed outputs of an agent with its reasoning and trajectory; derefs to the outputs.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, serde::Serialize, Deserialize)]
 pub struct Acted<O> {
     /// Thoughts, tool names, arguments and observations (`thought_0`, `tool_name_0`, ...).
     pub trajectory: Map<String, Value>,

@@ -11,12 +11,11 @@ use crate::error::{Error, Result};
 use crate::example::Example;
 use crate::lm::{LmError, StreamEvent};
 use crate::prediction::Prediction;
-use crate::signature::TypedSignature;
 use crate::trace;
 
 /// One item of a streamed prediction.
 #[derive(Clone, Debug, PartialEq)]
-pub enum StreamItem {
+pub enum StreamItem<T = Prediction> {
     /// More text of one output field, in the order the LM writes them.
     Chunk {
         /// The output field.
@@ -24,11 +23,11 @@ pub enum StreamItem {
         /// The new text.
         text: String,
     },
-    /// The parsed prediction, always last.
-    Done(Prediction),
+    /// The parsed prediction (typed, from [`Program::stream`](super::Program::stream)), always last.
+    Done(T),
 }
 
-/// A streamed prediction (see [`Predict::stream`]).
+/// A streamed prediction (see [`Predict::forward_stream`]).
 pub type PredictionStream<'a> = Pin<Box<dyn Stream<Item = Result<StreamItem>> + Send + 'a>>;
 
 impl<S> Predict<S> {
@@ -45,16 +44,16 @@ impl<S> Predict<S> {
     /// let lm = Arc::new(DummyLM::new(vec![serde_json::json!({"answer": "Paris"})]));
     /// let qa = Predict::parse("question -> answer").unwrap().with_lm(lm);
     /// let input = Example::new().with("question", "Capital of France?");
-    /// let items: Vec<_> = qa.stream(&input).collect().await;
+    /// let items: Vec<_> = qa.forward_stream(&input).collect().await;
     /// assert!(matches!(&items[0], Ok(StreamItem::Chunk { field, text }) if field == "answer" && text == "Paris"));
     /// assert!(matches!(items.last(), Some(Ok(StreamItem::Done(p))) if p.get_str("answer") == Some("Paris")));
     /// # });
     /// ```
-    pub fn stream<'a>(&'a self, inputs: &'a Example) -> PredictionStream<'a> {
+    pub fn forward_stream<'a>(&'a self, inputs: &'a Example) -> PredictionStream<'a> {
         self.stream_map(inputs.data().clone())
     }
 
-    fn stream_map(&self, inputs: Map<String, Value>) -> PredictionStream<'_> {
+    pub(crate) fn stream_map(&self, inputs: Map<String, Value>) -> PredictionStream<'_> {
         Box::pin(async_stream::try_stream! {
             let call = self.prepare(&inputs)?;
             let sig = crate::module::Predictor::signature(self);
@@ -98,16 +97,5 @@ impl<S> Predict<S> {
             trace::record(call.settings.inner(), self.predictor_id(), &inputs, &prediction);
             yield StreamItem::Done(prediction);
         })
-    }
-}
-
-impl<S: TypedSignature> Predict<S> {
-    /// [`Predict::stream`] with typed inputs; turn the final prediction into typed outputs with
-    /// `Predicted::<S::Output>::new(prediction)`.
-    pub fn stream_call(&self, input: impl Into<S::Input>) -> PredictionStream<'_> {
-        match super::predict::input_map(input.into()) {
-            Ok(map) => self.stream_map(map),
-            Err(e) => Box::pin(futures::stream::once(async move { Err(e) })),
-        }
     }
 }

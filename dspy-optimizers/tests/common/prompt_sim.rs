@@ -21,7 +21,7 @@ use std::time::Instant;
 
 use dspy_core::evaluate::{Metric, Score};
 use dspy_core::trace::TraceEntry;
-use dspy_core::{ChatAdapter, Example, FormatOutputs, JSONAdapter, LanguageModel, LmError, LmRequest, LmResponse, Prediction, Role, Usage};
+use dspy_core::{ChatAdapter, Example, FormatOutputs, JSONAdapter, LanguageModel, LmError, LmRequest, LmResponse, Module, Prediction, Role, Usage};
 use serde_json::{Map, Value, json};
 
 /// The phrase that makes the task LM follow the rules.
