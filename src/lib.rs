@@ -38,7 +38,7 @@ pub use dspy_core::{
     LmResponse, LmStream, Message, ResponseFormat, Role, StreamEvent, StructuredOutput, ToolCall, ToolSpec, Usage,
     configure_cache, inspect_history,
 };
-pub use dspy_core::{ChainOfThought, Module, Predict, Predictor, Program, Reasoned, Untyped};
+pub use dspy_core::{ChainOfThought, Module, Predict, Predictor, TypedModule, Reasoned, Untyped};
 pub use dspy_core::{MultiChainComparison, ProgramOfThought, PythonSandbox, ReAct, Tool, ToolError, majority};
 pub use dspy_core::{Audio, Image, MediaError};
 pub use dspy_core::{Settings, configure};
@@ -54,7 +54,7 @@ pub use dspy_optimizers as optimizers;
 pub mod prelude {
     pub use dspy_core::{
         Adapter, ChainOfThought, ChatAdapter, DummyLM, Example, Field, FieldType, JSONAdapter, LM, LanguageModel, Module, Predict,
-        Predicted, Prediction, Predictor, Program, Settings, Signature, TypedExample, TypedSignature, XMLAdapter, configure,
+        Predicted, Prediction, Predictor, TypedModule, Settings, Signature, TypedExample, TypedSignature, XMLAdapter, configure,
     };
     pub use dspy_macros::{Signature, signature};
     pub use dspy_core::Result;

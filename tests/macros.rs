@@ -430,7 +430,7 @@ fn doc_example_derive() {
 
     // The generated input and output structs:
     let input = BasicQAInput { question: "Who wrote Hamlet?".into() };
-    let lm = std::sync::Arc::new(DummyLM::new(vec![serde_json::json!({"answer": "Shakespeare"})]));
+    let lm = DummyLM::new(vec![serde_json::json!({"answer": "Shakespeare"})]);
     let out = Predict::<BasicQA>::new().with_lm(lm).call_blocking(input).unwrap();
     let _: &BasicQAOutput = &out;
     assert_eq!(out.answer, "Shakespeare");
@@ -440,11 +440,49 @@ fn doc_example_derive() {
     let demo: Example = BasicQA { question: "2+2?".into(), answer: "4".into(), confidence: Some(1.0) }.into();
     assert_eq!(demo.input_keys(), Some(&["question".to_string()][..]));
     assert_eq!(demo.get("confidence_score"), Some(&serde_json::json!(1.0)));
+
+    // A dataset row: the inputs and the gold outputs, for typed datasets and metrics.
+    let row = BasicQAExample { question: "2+2?".into(), answer: "4".into(), confidence: None };
+    let metric = |gold: &BasicQAExample, pred: &BasicQAOutput| gold.answer == pred.answer;
+    let _ = (row, metric);
+}
+
+#[test]
+fn doc_example_module() {
+    signature! { pub GenerateAnswer = "context: list[str], question -> answer" }
+
+    #[module]
+    struct Rag {
+        generate_answer: ChainOfThought<GenerateAnswer>,
+        #[skip]
+        passages: usize,
+    }
+
+    #[derive(serde::Serialize, serde::Deserialize)]
+    struct Answer {
+        answer: String,
+    }
+
+    #[module]
+    impl Rag {
+        async fn forward(&self, question: String) -> Result<Answer> {
+            let context = vec!["Paris is the capital of France.".to_string(); self.passages];
+            let out = self.generate_answer.call((context, question)).await?;
+            Ok(Answer { answer: out.answer.clone() })
+        }
+    }
+
+    let rag = Rag { generate_answer: ChainOfThought::new(), passages: 1 };
+    let names: Vec<String> = rag.named_predictors().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["generate_answer.predict"]);
+    let lm = DummyLM::new(vec![serde_json::json!({"reasoning": "Given.", "answer": "Paris"})]);
+    let out = rag.with_lm(lm).call_blocking("Capital of France?").unwrap();
+    assert_eq!(out.answer, "Paris");
 }
 
 #[test]
 fn doc_example_signature_expression() {
-    let lm = std::sync::Arc::new(DummyLM::new(vec![serde_json::json!({"answer": "true", "score": "2"})]));
+    let lm = DummyLM::new(vec![serde_json::json!({"answer": "true", "score": "2"})]);
     let check = Predict::typed(signature!("claim, context: list[str] -> answer: bool, score: int")).with_lm(lm);
     let out = check.call_blocking(("Water is wet.", vec!["Water is a liquid.".to_string()])).unwrap();
     let (answer, score): (bool, i64) = (out.answer, out.score);

@@ -113,12 +113,14 @@ pub fn example_type(model: &Model) -> TokenStream {
             quote_spanned!(f.ty_span=> #[serde(rename = #name)])
         });
         let already_optional = ty.to_string().replace(' ', "").trim_start_matches("::core::option::").starts_with("Option<");
-        if f.unlabeled && !already_optional {
+        if f.unlabeled {
+            // Unknown labels are left out of the example, not written as `null` (a real `None`).
+            let ty = if already_optional { quote!(#ty) } else { quote!(::core::option::Option<#ty>) };
             quote_spanned! {f.ty_span=>
                 #docs
                 #rename
                 #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
-                pub #ident: ::core::option::Option<#ty>
+                pub #ident: #ty
             }
         } else {
             quote_spanned! {f.ty_span=>

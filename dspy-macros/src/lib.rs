@@ -49,7 +49,7 @@ use syn::{DeriveInput, parse_macro_input};
 ///
 /// // The generated input and output structs:
 /// let input = BasicQAInput { question: "Who wrote Hamlet?".into() };
-/// let lm = std::sync::Arc::new(DummyLM::new(vec![serde_json::json!({"answer": "Shakespeare"})]));
+/// let lm = DummyLM::new(vec![serde_json::json!({"answer": "Shakespeare"})]);
 /// let out = Predict::<BasicQA>::new().with_lm(lm).call_blocking(input).unwrap();
 /// let _: &BasicQAOutput = &out;
 /// assert_eq!(out.answer, "Shakespeare");
@@ -59,6 +59,11 @@ use syn::{DeriveInput, parse_macro_input};
 /// let demo: Example = BasicQA { question: "2+2?".into(), answer: "4".into(), confidence: Some(1.0) }.into();
 /// assert_eq!(demo.input_keys(), Some(&["question".to_string()][..]));
 /// assert_eq!(demo.get("confidence_score"), Some(&serde_json::json!(1.0)));
+///
+/// // A dataset row: the inputs and the gold outputs, for typed datasets and metrics.
+/// let row = BasicQAExample { question: "2+2?".into(), answer: "4".into(), confidence: None };
+/// let metric = |gold: &BasicQAExample, pred: &BasicQAOutput| gold.answer == pred.answer;
+/// # let _ = (row, metric);
 /// ```
 ///
 /// # Generated items
@@ -68,9 +73,13 @@ use syn::{DeriveInput, parse_macro_input};
 /// * `NameInput`: the `#[input]` fields as `pub` fields (`Debug`, `Clone`, `Serialize`);
 /// * `NameOutput`: the `#[output]` fields as `pub` fields (`Debug`, `Clone`, `Deserialize`);
 /// * `impl TypedSignature for Name`, whose `signature()` is built once, on first use, into a `static`;
+/// * `NameExample`: a dataset row, every field (`pub`; `Debug`, `Clone`, `Serialize`,
+///   `Deserialize`), implementing `TypedExample` (its inputs marked) and converting into
+///   `NameInput` (by value and by reference). Load rows with `dspy::data`, score with typed
+///   metrics `|gold: &NameExample, pred: &NameOutput| ...`, pass them to `Evaluate` and `compile`;
 /// * `impl From<Name> for Example`: every field serialised to JSON, the inputs marked with
 ///   `with_inputs`, so the struct doubles as a typed demo. Field types must therefore implement
-///   `Serialize` (and `Deserialize` for outputs, `Debug` and `Clone` for both).
+///   `Serialize`, `Deserialize`, `Debug` and `Clone`.
 ///
 /// # Attributes
 ///
@@ -81,6 +90,9 @@ use syn::{DeriveInput, parse_macro_input};
 ///   * `prefix = "..."`: the legacy prefix (default: inferred from the name, `Question:`).
 ///   * `rename = "..."`: the field name used in prompts, parsing and examples (the Rust field
 ///     keeps its name; serde uses the new one).
+///   * `unlabeled` (outputs only): the data has no gold value for this output, so it is an
+///     `Option` in `NameExample` (left out of the example when `None`).
+/// * `#[signature(unlabeled)]` on the struct: every output is `unlabeled` (a task without labels).
 /// * `#[signature(crate = "path")]` on the struct: where the `dspy` crate is, when it is not
 ///   `::dspy` (e.g. when re-exported by another crate).
 ///
@@ -131,7 +143,7 @@ pub fn derive_signature(input: TokenStream) -> TokenStream {
 /// ```ignore
 /// use dspy::prelude::*;
 ///
-/// let lm = std::sync::Arc::new(DummyLM::new(vec![serde_json::json!({"answer": "true", "score": "2"})]));
+/// let lm = DummyLM::new(vec![serde_json::json!({"answer": "true", "score": "2"})]);
 /// let check = Predict::typed(signature!("claim, context: list[str] -> answer: bool, score: int")).with_lm(lm);
 /// let out = check.call_blocking(("Water is wet.", vec!["Water is a liquid.".to_string()])).unwrap();
 /// let (answer, score): (bool, i64) = (out.answer, out.score);
@@ -201,18 +213,24 @@ pub fn signature(input: TokenStream) -> TokenStream {
 ///     passages: usize,
 /// }
 ///
+/// #[derive(serde::Serialize, serde::Deserialize)]
+/// struct Answer { answer: String }
+///
 /// #[module]
 /// impl Rag {
-///     async fn forward(&self, question: String) -> Result<Prediction> {
+///     async fn forward(&self, question: String) -> Result<Answer> {
 ///         let context = vec!["Paris is the capital of France.".to_string(); self.passages];
 ///         let out = self.generate_answer.call((context, question)).await?;
-///         Ok(out.prediction().clone())
+///         Ok(Answer { answer: out.answer.clone() })
 ///     }
 /// }
 ///
 /// let rag = Rag { generate_answer: ChainOfThought::new(), passages: 1 };
 /// let names: Vec<String> = rag.named_predictors().into_iter().map(|(n, _)| n).collect();
 /// assert_eq!(names, ["generate_answer.predict"]);
+/// let lm = DummyLM::new(vec![serde_json::json!({"reasoning": "Given.", "answer": "Paris"})]);
+/// let out = rag.with_lm(lm).call_blocking("Capital of France?").unwrap();
+/// assert_eq!(out.answer, "Paris");
 /// ```
 ///
 /// # On the struct
@@ -227,14 +245,23 @@ pub fn signature(input: TokenStream) -> TokenStream {
 ///
 /// # On the `impl` block
 ///
-/// The block must contain `forward(&self, ...)` (usually `async`) returning a `Result` of a
-/// `Prediction`, a `Predicted<T>`, a `serde_json` map or object, or an `Example` (any error
-/// type that converts into `dspy::Error`). Its arguments are plain names of owned types: the
-/// generated `Module::forward(&self, &Example)` reads each from the example field of the same
-/// name with serde (a missing field reads as `null`, so `Option<_>` arguments may be absent),
-/// calls your `forward`, and converts its result. A single `inputs: &Example` argument receives
-/// the example itself. Your typed `forward` stays callable as it is; the dynamic one is
-/// `Module::forward(&program, &example)`, which `Evaluate`, `Parallel` and the optimizers use.
+/// The block must contain `forward(&self, ...)` (usually `async`) returning a `Result` (any
+/// error type that converts into `dspy::Error`) of your own output type (`Serialize` and
+/// `Deserialize`), of a `Predicted<T>`, or of a dynamic `Prediction`, `serde_json` map or
+/// object, or `Example`. Its arguments are plain names of owned types: the generated
+/// `Module::forward(&self, &Example)` reads each from the example field of the same name with
+/// serde (a missing field reads as `null`, so `Option<_>` arguments may be absent), calls your
+/// `forward`, and converts its result. `#[flatten] input: T` as the only argument reads the
+/// whole example as `T` (its fields are the program's inputs); a single `inputs: &Example`
+/// argument receives the example itself. Your `forward` stays callable as it is; the dynamic
+/// one is `Module::forward(&program, &example)`, which `Evaluate`, `Parallel` and the
+/// optimizers use.
+///
+/// When the arguments are typed and the result is your type `T` (or `Predicted<T>`), the
+/// program is also a `TypedModule`: `call`, `call_blocking`, `batch` and `stream` take its
+/// input (the argument's type, the tuple of the arguments' types, or the `#[flatten]` struct)
+/// and return `Predicted<T>`; typed metrics over `T` can score it, and optimizers return it as
+/// the same type.
 ///
 /// `#[module(crate = "path")]` names the `dspy` crate when it is re-exported elsewhere.
 #[proc_macro_attribute]

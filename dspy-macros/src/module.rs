@@ -399,7 +399,7 @@ fn expand_impl(args: &Args, mut item: ItemImpl, mut errors: Errors) -> TokenStre
     }
 }
 
-/// `impl Program`, when `forward` takes typed inputs and returns a typed output: its input is
+/// `impl TypedModule`, when `forward` takes typed inputs and returns a typed output: its input is
 /// the argument's type (one argument) or the tuple of the arguments' types; its output is the
 /// returned type (`T` of `Predicted<T>`).
 fn typed_program(krate: &Path, item: &ItemImpl, call: &Call, returns: &Returns, user_call: &TokenStream) -> Option<TokenStream> {
@@ -437,7 +437,7 @@ fn typed_program(krate: &Path, item: &ItemImpl, call: &Call, returns: &Returns, 
     let (impl_generics, _, where_clause) = item.generics.split_for_impl();
     Some(quote_spanned! {output.span()=>
         #[automatically_derived]
-        impl #impl_generics #krate::Program for #self_ty #where_clause {
+        impl #impl_generics #krate::TypedModule for #self_ty #where_clause {
             type Input = #input;
             type Output = #output;
 

@@ -9,9 +9,9 @@
 use std::fmt;
 use std::sync::Arc;
 
-use dspy_core::evaluate::Metric;
+use dspy_core::evaluate::{IntoMetric, Metric, Scores};
 use dspy_core::retrieve::{Embedder, RetrieveError};
-use dspy_core::{Example, InputError, Module, Prediction, Predictor, Result, python};
+use dspy_core::{Example, InputError, Module, Prediction, Predictor, Result, TypedExample, python};
 
 use crate::bootstrap::{BootstrapFewShot, check_same_structure};
 use crate::engine::{RunConfig, cleared_copy};
@@ -155,7 +155,7 @@ impl Knn {
 /// let metric = |ex: &Example, p: &Prediction, _t: Option<&[dspy_core::trace::TraceEntry]>| ex.get("answer") == p.get("answer");
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// let knn = KNNFewShot::new(2, Arc::new(embedder)).bootstrap(BootstrapFewShot::new().seed(7));
-/// let program = knn.compile(&student, &trainset, &metric).await.unwrap();
+/// let program = knn.compile(&student, &trainset, metric).await.unwrap();
 /// let inputs = Example::new().with("question", "capital of Peru?");
 /// // The demos for this input are the two capital questions, not the sum.
 /// let chosen = program.program_for(&inputs).await.unwrap();
@@ -191,12 +191,17 @@ impl KNNFewShot {
 
     /// Embeds `trainset` and returns the wrapper program around (a demo-less copy of)
     /// `student`, scoring bootstrapped runs with `metric`.
-    pub async fn compile<P, M>(&self, student: &P, trainset: &[Example], metric: &M) -> Result<KNNFewShotProgram<P>>
+    /// The trainset and the metric may be typed, as for [`Optimizer::compile`](crate::Optimizer::compile);
+    /// the metric is kept by the returned program, so it is passed by value.
+    pub async fn compile<P, E, M, F>(&self, student: &P, trainset: &[E], metric: M) -> Result<KNNFewShotProgram<P>>
     where
         P: Module + Clone + 'static,
-        M: Metric + Clone + 'static,
+        E: TypedExample,
+        M: IntoMetric<'static, E, F>,
+        M::Kind: Scores<P>,
     {
-        self.compile_with_teacher(student, None, trainset, Arc::new(metric.clone())).await
+        let trainset: Vec<Example> = trainset.iter().map(TypedExample::to_example).collect();
+        self.compile_with_teacher(student, None, &trainset, metric.into_metric()).await
     }
 
     /// [`compile`](Self::compile) with an explicit teacher (same structure as the student)
@@ -234,7 +239,7 @@ impl KNNFewShot {
 /// let student = Predict::parse("q -> a").unwrap().with_demos(trainset.clone());
 /// let metric = |_: &Example, _: &dspy_core::Prediction, _: Option<&[dspy_core::trace::TraceEntry]>| true;
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-/// let program = KNNFewShot::new(1, Arc::new(embedder)).compile(&student, &trainset, &metric).await.unwrap();
+/// let program = KNNFewShot::new(1, Arc::new(embedder)).compile(&student, &trainset, metric).await.unwrap();
 /// let names: Vec<String> = program.named_predictors().into_iter().map(|(n, _)| n).collect();
 /// assert_eq!(names, ["self"]);
 /// assert!(program.student().demos().is_empty());

@@ -211,7 +211,7 @@ async fn knn_few_shot_rejects_bad_configurations() {
     let knn = |k| KNNFewShot::new(k, Arc::new(bag_of_words()));
     let err = knn(0).compile(&student, &trainset, &ExactWithFeedback).await.unwrap_err();
     assert!(err.to_string().contains("k >= 1"), "{err}");
-    let err = knn(2).compile(&student, &[], &ExactWithFeedback).await.unwrap_err();
+    let err = knn(2).compile(&student, &[] as &[Example], &ExactWithFeedback).await.unwrap_err();
     assert!(err.to_string().contains("non-empty"), "{err}");
     let unmarked = vec![Example::new().with("question", "[alpha] What is the transform of code 12?").with("answer", "24")];
     let err = knn(2).compile(&student, &unmarked, &ExactWithFeedback).await.unwrap_err();

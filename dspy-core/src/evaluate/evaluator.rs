@@ -48,8 +48,7 @@ use crate::prediction::Prediction;
 /// Typed data and metrics work the same way: a devset of the `NameExample` rows that
 /// `#[derive(Signature)]` generates (or any [`TypedExample`]), and a metric over the typed gold
 /// row and the program's typed output, `|gold: &NameExample, pred: &NameOutput| ...`. The
-/// program must then be a [`Program`](crate::Program) with that output, checked at compile time.
-#[derive(Clone)]
+/// program must then be a [`TypedModule`](crate::TypedModule) with that output, checked at compile time.
 pub struct Evaluate<K: MetricKind = Dynamic> {
     devset: Vec<Example>,
     metric: Arc<dyn Metric>,
@@ -60,7 +59,24 @@ pub struct Evaluate<K: MetricKind = Dynamic> {
     failure_score: f64,
     save_as_json: Option<PathBuf>,
     save_as_csv: Option<PathBuf>,
-    _kind: PhantomData<K>,
+    _kind: PhantomData<fn() -> K>,
+}
+
+impl<K: MetricKind> Clone for Evaluate<K> {
+    fn clone(&self) -> Self {
+        Evaluate {
+            devset: self.devset.clone(),
+            metric: self.metric.clone(),
+            num_threads: self.num_threads,
+            display_progress: self.display_progress,
+            display_table: self.display_table,
+            max_errors: self.max_errors,
+            failure_score: self.failure_score,
+            save_as_json: self.save_as_json.clone(),
+            save_as_csv: self.save_as_csv.clone(),
+            _kind: PhantomData,
+        }
+    }
 }
 
 impl<K: MetricKind> std::fmt::Debug for Evaluate<K> {

@@ -142,12 +142,12 @@ impl<O: 'static> MetricKind for Reads<O> {}
 #[diagnostic::on_unimplemented(
     message = "this metric scores `{Self}`, which is not the typed output of `{P}`",
     label = "the program's output is not what the metric reads",
-    note = "a typed metric takes `&ExampleType` and `&OutputType`, where `OutputType` is `<{P} as Program>::Output`"
+    note = "a typed metric takes `&ExampleType` and `&OutputType`, where `OutputType` is `<{P} as TypedModule>::Output`"
 )]
 pub trait Scores<P: ?Sized> {}
 
 impl<P: crate::module::Module + ?Sized> Scores<P> for Dynamic {}
-impl<P, O> Scores<P> for Reads<O> where P: crate::module::Program<Output = O> + ?Sized {}
+impl<P, O> Scores<P> for Reads<O> where P: crate::module::TypedModule<Output = O> + ?Sized {}
 
 /// Anything usable as a metric over examples of type `E`: a [`Metric`] (any program's
 /// [`Prediction`]), or a closure over the typed gold example and typed output,

@@ -230,7 +230,7 @@ impl<M: Module + Clone> Module for BestOfN<M> {
 }
 
 /// A typed module refined is still typed: the same inputs and outputs as the module's.
-impl<M: super::Program + Clone> super::Program for BestOfN<M> {
+impl<M: super::TypedModule + Clone> super::TypedModule for BestOfN<M> {
     type Input = M::Input;
     type Output = M::Output;
 

@@ -4,7 +4,7 @@ use std::ops::{Deref, DerefMut};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Module, Predict, Predictor, Program, TypedStream, Untyped, input_map, serialized_example, typed_stream};
+use super::{Module, Predict, Predictor, TypedModule, TypedStream, Untyped, input_map, serialized_example, typed_stream};
 use crate::error::Result;
 use crate::example::Example;
 use crate::prediction::{Predicted, Prediction};
@@ -67,7 +67,7 @@ impl<S: TypedSignature> ChainOfThought<S> {
 }
 
 /// Reasons, then answers: `S::Input` in, `S::Output` plus the `reasoning` out.
-impl<S: TypedSignature> Program for ChainOfThought<S> {
+impl<S: TypedSignature> TypedModule for ChainOfThought<S> {
     type Input = S::Input;
     type Output = Reasoned<S::Output>;
 

@@ -92,7 +92,7 @@ impl<I, C: serde::Serialize, J: Into<I>> From<(Vec<C>, J)> for Attempts<I> {
 
 /// Compares typed attempts (e.g. the completions of a `ChainOfThought<S>` with `n = m`) and
 /// answers with typed outputs plus the `rationale`.
-impl<S: TypedSignature> super::Program for MultiChainComparison<S> {
+impl<S: TypedSignature> super::TypedModule for MultiChainComparison<S> {
     type Input = Attempts<S::Input>;
     type Output = Rationalized<S::Output>;
 

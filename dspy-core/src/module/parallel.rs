@@ -5,7 +5,7 @@ use std::future::Future;
 
 use futures::{FutureExt, StreamExt};
 
-use super::{Module, Predictor, Program};
+use super::{Module, Predictor, TypedModule};
 use crate::error::{Error, InputError, Result};
 use crate::evaluate::progress::Progress;
 use crate::example::Example;
@@ -47,7 +47,7 @@ pub const DEFAULT_MAX_ERRORS: usize = 10;
 ///
 /// ```
 /// use dspy_core::module::Parallel;
-/// use dspy_core::{DummyLM, Module, Program, Predict, TypedSignature};
+/// use dspy_core::{DummyLM, Module, TypedModule, Predict, TypedSignature};
 /// # use dspy_core::{Field, FieldType, Signature};
 /// # #[derive(serde::Serialize)] struct QIn { question: String }
 /// # impl From<&str> for QIn { fn from(q: &str) -> Self { QIn { question: q.into() } } }
@@ -193,7 +193,7 @@ impl<M: Module> Module for Parallel<M> {
 
 /// A list of the module's typed inputs in; its typed outputs out, in order, `None` where that
 /// input failed (as DSPy's `Parallel` returns `None`).
-impl<M: Program> Program for Parallel<M> {
+impl<M: TypedModule> TypedModule for Parallel<M> {
     type Input = Vec<M::Input>;
     type Output = Vec<Option<M::Output>>;
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use super::{Module, Predictor, Program, TypedStream, input_map, serialized_example, typed_stream};
+use super::{Module, Predictor, TypedModule, TypedStream, input_map, serialized_example, typed_stream};
 use crate::adapter::{self, Adapter};
 use crate::error::{Error, Result, StateError};
 use crate::example::Example;
@@ -23,8 +23,8 @@ pub struct Untyped;
 
 /// Calls the LM for one signature: formats with the adapter, sends, parses into outputs.
 ///
-/// A `Predict<S>` over a typed signature is a [`Program`] from `S::Input` to `S::Output`
-/// ([`Program::call`]); every predictor also has the dynamic [`Predict::forward`].
+/// A `Predict<S>` over a typed signature is a [`TypedModule`] from `S::Input` to `S::Output`
+/// ([`TypedModule::call`]); every predictor also has the dynamic [`Predict::forward`].
 ///
 /// ```
 /// use dspy_core::{DummyLM, Module, Predict};
@@ -96,7 +96,7 @@ impl<S: TypedSignature> Predict<S> {
 }
 
 /// Typed inputs in, typed outputs out: `S::Input` and `S::Output`.
-impl<S: TypedSignature> Program for Predict<S> {
+impl<S: TypedSignature> TypedModule for Predict<S> {
     type Input = S::Input;
     type Output = S::Output;
 

@@ -105,7 +105,7 @@ impl<S: TypedSignature> ProgramOfThought<S> {
 }
 
 /// Computes typed outputs (with the final step's reasoning).
-impl<S: TypedSignature> super::Program for ProgramOfThought<S> {
+impl<S: TypedSignature> super::TypedModule for ProgramOfThought<S> {
     type Input = S::Input;
     type Output = Reasoned<S::Output>;
 

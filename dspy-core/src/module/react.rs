@@ -131,7 +131,7 @@ impl<S: TypedSignature> ReAct<S> {
 }
 
 /// Runs the agent on typed inputs; the outputs come with the reasoning and the trajectory.
-impl<S: TypedSignature> super::Program for ReAct<S> {
+impl<S: TypedSignature> super::TypedModule for ReAct<S> {
     type Input = S::Input;
     type Output = Acted<S::Output>;
 

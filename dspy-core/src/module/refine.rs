@@ -275,7 +275,7 @@ impl<M: Module + Clone> Module for Refine<M> {
 }
 
 /// A typed module refined is still typed: the same inputs and outputs as the module's.
-impl<M: super::Program + Clone> super::Program for Refine<M> {
+impl<M: super::TypedModule + Clone> super::TypedModule for Refine<M> {
     type Input = M::Input;
     type Output = M::Output;
 

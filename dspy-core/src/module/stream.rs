@@ -23,7 +23,7 @@ pub enum StreamItem<T = Prediction> {
         /// The new text.
         text: String,
     },
-    /// The parsed prediction (typed, from [`Program::stream`](super::Program::stream)), always last.
+    /// The parsed prediction (typed, from [`TypedModule::stream`](super::TypedModule::stream)), always last.
     Done(T),
 }
 

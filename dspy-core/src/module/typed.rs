@@ -1,4 +1,4 @@
-//! [`Program`]: the typed shell over [`Module`]. One trait gives every typed program (the
+//! [`TypedModule`]: the typed shell over [`Module`]. One trait gives every typed program (the
 //! built-in modules and `#[module]` structs) the same `call`, `call_blocking`, `batch`,
 //! `stream` and `with_lm`, written once here.
 
@@ -17,13 +17,13 @@ use crate::prediction::{Predicted, Prediction};
 /// A program with a typed input and a typed output.
 ///
 /// The dynamic [`Module::forward`] (example in, prediction out) stays the one path that
-/// optimizers, `Evaluate` and saved programs use; `Program` says how typed inputs become that
-/// example ([`Program::to_example`]) and how its prediction reads as the typed output
-/// ([`Program::to_output`]). Wiring a step's output into a step that wants another type, or
+/// optimizers, `Evaluate` and saved programs use; `TypedModule` says how typed inputs become that
+/// example ([`TypedModule::to_example`]) and how its prediction reads as the typed output
+/// ([`TypedModule::to_output`]). Wiring a step's output into a step that wants another type, or
 /// reading a field the output does not have, is then a compile error.
 ///
 /// ```
-/// use dspy_core::{ChainOfThought, DummyLM, Program, Predict, TypedSignature};
+/// use dspy_core::{ChainOfThought, DummyLM, TypedModule, Predict, TypedSignature};
 /// # use dspy_core::{Field, FieldType, Signature};
 /// # #[derive(serde::Serialize)] struct QIn { question: String }
 /// # impl From<&str> for QIn { fn from(q: &str) -> Self { QIn { question: q.into() } } }
@@ -42,7 +42,7 @@ use crate::prediction::{Predicted, Prediction};
 /// assert_eq!(out.answer, "Paris");
 /// assert_eq!(out.reasoning, "Capital.");
 /// ```
-pub trait Program: Module {
+pub trait TypedModule: Module {
     /// The typed inputs (`call` takes anything `Into` them).
     type Input: Send + 'static;
     /// The typed outputs (`call` returns them inside a [`Predicted`], which keeps the dynamic
@@ -64,7 +64,7 @@ pub trait Program: Module {
         async move { Self::to_output(self.forward(&example?).await?) }
     }
 
-    /// [`Program::call`] for scripts and sync code: runs on a private runtime.
+    /// [`TypedModule::call`] for scripts and sync code: runs on a private runtime.
     fn call_blocking(&self, input: impl Into<Self::Input> + Send) -> Result<Predicted<Self::Output>>
     where
         Self: Sized,
