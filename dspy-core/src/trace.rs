@@ -25,7 +25,7 @@ pub struct TraceEntry {
 ///
 /// ```
 /// use std::sync::Arc;
-/// use dspy_core::{DummyLM, Predict, Settings, settings, trace};
+/// use dspy_core::{DummyLM, Module, Predict, Settings, settings, trace};
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// let lm = Arc::new(DummyLM::new(vec![serde_json::json!({"answer": "4"})]));
 /// let qa = Predict::parse("question -> answer").unwrap().with_lm(lm);

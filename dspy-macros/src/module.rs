@@ -179,7 +179,7 @@ enum Call {
     /// Typed arguments read from the example by name.
     Typed(Vec<(syn::Ident, Type)>),
     /// `forward(&self, #[flatten] input: T)`: the whole example read as `T`.
-    Flatten(syn::Ident, Type),
+    Flatten(syn::Ident, Box<Type>),
 }
 
 /// What the user's `forward` returns inside its `Result`.
@@ -318,7 +318,7 @@ fn expand_impl(args: &Args, mut item: ItemImpl, mut errors: Errors) -> TokenStre
         match (flatten, typed.len()) {
             (Some(_), 1) => {
                 let (ident, ty) = typed.remove(0);
-                Call::Flatten(ident, ty)
+                Call::Flatten(ident, Box::new(ty))
             }
             _ => Call::Typed(typed),
         }

@@ -150,7 +150,7 @@ impl fmt::Display for Strategy {
 ///
 /// ```
 /// use std::sync::Arc;
-/// use dspy_core::{DummyLM, Example, Predict, Prediction, Predictor};
+/// use dspy_core::{DummyLM, Example, Module, Predict, Prediction, Predictor};
 /// use dspy_optimizers::{BetterTogether, BootstrapFinetune, LabeledFewShot, Optimizer};
 /// use dspy_optimizers::bootstrap_finetune::{FinetuneError, FinetuneJob, FinetuneRequest, Finetuner};
 /// #[derive(Debug)]
@@ -173,7 +173,7 @@ impl fmt::Display for Strategy {
 ///     .strategy("p -> w")
 ///     .valset_ratio(0.0);
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-/// let compiled = optimizer.compile(&student, &trainset, &metric).await.unwrap();
+/// let compiled = optimizer.compile(&student, &trainset, metric).await.unwrap();
 /// assert_eq!(compiled.report.trials.len(), 3); // original, "p", "p -> w"
 /// assert_eq!(compiled.program.demos().len(), 1);
 /// # });

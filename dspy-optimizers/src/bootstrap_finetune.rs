@@ -200,7 +200,7 @@ pub struct FinetuneJob {
 ///
 /// ```
 /// use std::sync::Arc;
-/// use dspy_core::{DummyLM, LanguageModel};
+/// use dspy_core::{DummyLM, LanguageModel, Module};
 /// use dspy_optimizers::bootstrap_finetune::{FinetuneError, FinetuneJob, FinetuneRequest, Finetuner};
 /// /// Pretends to train: the "fine-tuned" model answers from its demos.
 /// #[derive(Debug)]
@@ -631,7 +631,7 @@ pub struct TraceData {
 ///
 /// ```no_run
 /// use std::sync::Arc;
-/// use dspy_core::{Example, Predict, Prediction, lm::LM};
+/// use dspy_core::{Example, Module, Predict, Prediction, lm::LM};
 /// use dspy_optimizers::{BootstrapFinetune, Optimizer};
 /// use dspy_optimizers::bootstrap_finetune::OpenAIFinetuner;
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
@@ -642,7 +642,7 @@ pub struct TraceData {
 /// let optimizer = BootstrapFinetune::new()
 ///     .finetuner(OpenAIFinetuner::new())
 ///     .train_kwargs(serde_json::json!({"n_epochs": 3}).as_object().unwrap().clone());
-/// let compiled = optimizer.compile(&student, &trainset, &metric).await.unwrap();
+/// let compiled = optimizer.compile(&student, &trainset, metric).await.unwrap();
 /// println!("{}", compiled.report.extra["jobs"][0]["model"]);
 /// # });
 /// ```

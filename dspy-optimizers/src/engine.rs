@@ -302,7 +302,7 @@ impl EvalRun {
 ///
 /// ```
 /// use std::sync::Arc;
-/// use dspy_core::{DummyLM, Example, Predict, Prediction};
+/// use dspy_core::{DummyLM, Example, Module, Predict, Prediction};
 /// use dspy_optimizers::engine::{Budget, Engine};
 /// let lm = Arc::new(DummyLM::by_substring(vec![("2 + 2".into(), serde_json::json!({"answer": "4"}))]));
 /// let program = Predict::parse("question -> answer").unwrap().with_lm(lm);

@@ -18,14 +18,14 @@ use crate::{CompileReport, Compiled, Optimizer};
 /// not used.
 ///
 /// ```
-/// use dspy_core::{Example, Predict, Predictor};
+/// use dspy_core::{Example, Module, Predict, Predictor};
 /// use dspy_optimizers::{LabeledFewShot, Optimizer};
 /// let trainset: Vec<Example> = (0..10).map(|i| Example::new().with("q", i).with("a", i).with_inputs(["q"])).collect();
 /// let student = Predict::parse("q -> a").unwrap();
 /// let metric = |_: &Example, _: &dspy_core::Prediction, _: Option<&[dspy_core::trace::TraceEntry]>| true;
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-/// let a = LabeledFewShot::new(3).seed(1).compile(&student, &trainset, &metric).await.unwrap();
-/// let b = LabeledFewShot::new(3).seed(1).compile(&student, &trainset, &metric).await.unwrap();
+/// let a = LabeledFewShot::new(3).seed(1).compile(&student, &trainset, metric).await.unwrap();
+/// let b = LabeledFewShot::new(3).seed(1).compile(&student, &trainset, metric).await.unwrap();
 /// assert_eq!(a.program.demos().len(), 3);
 /// assert_eq!(a.program.demos(), b.program.demos());
 /// # });

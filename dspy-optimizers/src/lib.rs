@@ -19,14 +19,14 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use dspy_core::{DummyLM, Example, Predict, Prediction};
+//! use dspy_core::{DummyLM, Example, Module, Predict, Prediction};
 //! use dspy_optimizers::{LabeledFewShot, Optimizer};
 //! let lm = Arc::new(DummyLM::follow_examples());
 //! let student = Predict::parse("question -> answer").unwrap().with_lm(lm);
 //! let trainset = vec![Example::new().with("question", "1+1?").with("answer", "2").with_inputs(["question"])];
 //! let metric = |ex: &Example, p: &Prediction, _t: Option<&[dspy_core::trace::TraceEntry]>| ex.get("answer") == p.get("answer");
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-//! let compiled = LabeledFewShot::new(4).compile(&student, &trainset, &metric).await.unwrap();
+//! let compiled = LabeledFewShot::new(4).compile(&student, &trainset, metric).await.unwrap();
 //! use dspy_core::Predictor;
 //! assert_eq!(compiled.program.demos().len(), 1);
 //! println!("{}", compiled.report);

@@ -31,7 +31,7 @@ use crate::prediction::Prediction;
 /// let lm = DummyLM::by_substring(vec![
 ///     ("2 + 2".into(), serde_json::json!({"answer": "4"})),
 ///     ("3 + 3".into(), serde_json::json!({"answer": "7"})),
-/// ]));
+/// ]);
 /// let program = Predict::parse("question -> answer").unwrap().with_lm(lm);
 /// let devset = vec![
 ///     Example::new().with("question", "2 + 2?").with("answer", "4").with_inputs(["question"]),

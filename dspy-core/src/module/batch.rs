@@ -11,7 +11,7 @@ use crate::prediction::Prediction;
 ///
 /// ```
 /// use std::sync::Arc;
-/// use dspy_core::{DummyLM, Example, Predict, module::batch};
+/// use dspy_core::{DummyLM, Example, Module, Predict, module::batch};
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// let lm = Arc::new(DummyLM::by_substring(vec![
 ///     ("one".into(), serde_json::json!({"n": "1"})),

@@ -21,7 +21,7 @@ use crate::signature::{Field, FieldType, Signature, TypedSignature};
 /// ```
 /// use std::sync::Arc;
 /// use dspy_core::module::MultiChainComparison;
-/// use dspy_core::{DummyLM, Example};
+/// use dspy_core::{DummyLM, Example, Module};
 /// use serde_json::json;
 ///
 /// let lm = Arc::new(DummyLM::new(vec![json!({"rationale": "Most say Paris.", "answer": "Paris"})]));

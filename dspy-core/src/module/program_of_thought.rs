@@ -8,7 +8,7 @@ use super::sandbox::PythonSandbox;
 use super::{ChainOfThought, Module, Predictor, Reasoned, Untyped};
 use crate::error::{Error, InputError, Result, SignatureError};
 use crate::example::Example;
-use crate::prediction::{Predicted, Prediction};
+use crate::prediction::Prediction;
 use crate::pyfmt;
 use crate::signature::{Field, FieldType, Signature, TypedSignature};
 
@@ -28,7 +28,7 @@ use crate::signature::{Field, FieldType, Signature, TypedSignature};
 /// ```no_run
 /// use std::sync::Arc;
 /// use dspy_core::module::ProgramOfThought;
-/// use dspy_core::{DummyLM, Example};
+/// use dspy_core::{DummyLM, Example, Module};
 /// use serde_json::json;
 ///
 /// let lm = Arc::new(DummyLM::new(vec![
@@ -104,19 +104,8 @@ impl<S: TypedSignature> ProgramOfThought<S> {
     }
 }
 
-/// Computes typed outputs (with the final step's reasoning).
-impl<S: TypedSignature> super::TypedModule for ProgramOfThought<S> {
-    type Input = S::Input;
-    type Output = Reasoned<S::Output>;
-
-    fn to_example(input: S::Input) -> Result<Example> {
-        super::serialized_example(input)
-    }
-
-    fn to_output(prediction: Prediction) -> Result<Predicted<Reasoned<S::Output>>> {
-        Predicted::new(prediction)
-    }
-}
+// Typed inputs in; typed outputs with the final step's reasoning out.
+super::typed::typed_over_signature!(ProgramOfThought, Reasoned);
 
 fn mode_signature(signature: &Signature, mode: Mode) -> std::result::Result<Signature, SignatureError> {
     let code = |kind: fn(String, FieldType) -> Field, name: &str, desc: &str| kind(name.to_string(), FieldType::Str).desc(desc);

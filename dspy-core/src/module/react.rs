@@ -14,7 +14,7 @@ use crate::adapter::Adapter;
 use crate::error::{Error, InputError, Result, SignatureError};
 use crate::example::Example;
 use crate::lm::{LanguageModel, LmError, LmRequest, Usage};
-use crate::prediction::{Predicted, Prediction};
+use crate::prediction::Prediction;
 use crate::settings;
 use crate::signature::{Field, FieldType, Signature, TypedSignature};
 use crate::trace;
@@ -50,7 +50,7 @@ pub enum ToolCalling {
 /// ```
 /// use std::sync::Arc;
 /// use dspy_core::module::{ReAct, Tool};
-/// use dspy_core::{DummyLM, Example};
+/// use dspy_core::{DummyLM, Example, Module};
 /// use serde_json::json;
 ///
 /// #[derive(serde::Deserialize, schemars::JsonSchema)]
@@ -130,19 +130,8 @@ impl<S: TypedSignature> ReAct<S> {
     }
 }
 
-/// Runs the agent on typed inputs; the outputs come with the reasoning and the trajectory.
-impl<S: TypedSignature> super::TypedModule for ReAct<S> {
-    type Input = S::Input;
-    type Output = Acted<S::Output>;
-
-    fn to_example(input: S::Input) -> Result<Example> {
-        super::serialized_example(input)
-    }
-
-    fn to_output(prediction: Prediction) -> Result<Predicted<Acted<S::Output>>> {
-        Predicted::new(prediction)
-    }
-}
+// Typed inputs in; the outputs come with the reasoning and the trajectory.
+super::typed::typed_over_signature!(ReAct, Acted);
 
 impl<S> ReAct<S> {
     fn build(signature: Signature, user_tools: Vec<Tool>) -> std::result::Result<Self, SignatureError> {

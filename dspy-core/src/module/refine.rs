@@ -274,16 +274,5 @@ impl<M: Module + Clone> Module for Refine<M> {
     }
 }
 
-/// A typed module refined is still typed: the same inputs and outputs as the module's.
-impl<M: super::TypedModule + Clone> super::TypedModule for Refine<M> {
-    type Input = M::Input;
-    type Output = M::Output;
-
-    fn to_example(input: M::Input) -> Result<Example> {
-        M::to_example(input)
-    }
-
-    fn to_output(prediction: Prediction) -> Result<crate::Predicted<M::Output>> {
-        M::to_output(prediction)
-    }
-}
+// A typed module refined is still typed: the same inputs and outputs as the module's.
+super::typed::typed_as_inner!(Refine);

@@ -39,7 +39,7 @@ impl<S> Predict<S> {
     /// ```
     /// use std::sync::Arc;
     /// use futures::StreamExt;
-    /// use dspy_core::{DummyLM, Example, Predict, module::StreamItem};
+    /// use dspy_core::{DummyLM, Example, Module, Predict, module::StreamItem};
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// let lm = Arc::new(DummyLM::new(vec![serde_json::json!({"answer": "Paris"})]));
     /// let qa = Predict::parse("question -> answer").unwrap().with_lm(lm);

@@ -23,7 +23,7 @@ use crate::prediction::{Predicted, Prediction};
 /// reading a field the output does not have, is then a compile error.
 ///
 /// ```
-/// use dspy_core::{ChainOfThought, DummyLM, TypedModule, Predict, TypedSignature};
+/// use dspy_core::{ChainOfThought, DummyLM, Module, TypedModule, TypedSignature};
 /// # use dspy_core::{Field, FieldType, Signature};
 /// # #[derive(serde::Serialize)] struct QIn { question: String }
 /// # impl From<&str> for QIn { fn from(q: &str) -> Self { QIn { question: q.into() } } }
@@ -124,3 +124,43 @@ pub(crate) fn input_map<I: Serialize>(input: I) -> Result<Map<String, Value>> {
         Err(e) => Err(InputError::NotAnObject { what: "inputs".into(), reason: e.to_string() }.into()),
     }
 }
+
+/// `TypedModule` for a module over a typed signature `S`: `S::Input` in (serialised), the
+/// signature's outputs read as `$wrap<S::Output>` (the module's extra fields beside them).
+macro_rules! typed_over_signature {
+    ($module:ident, $wrap:ident) => {
+        impl<S: crate::signature::TypedSignature> crate::module::TypedModule for $module<S> {
+            type Input = S::Input;
+            type Output = $wrap<S::Output>;
+
+            fn to_example(input: S::Input) -> crate::error::Result<crate::example::Example> {
+                crate::module::serialized_example(input)
+            }
+
+            fn to_output(prediction: crate::prediction::Prediction) -> crate::error::Result<crate::prediction::Predicted<Self::Output>> {
+                crate::prediction::Predicted::new(prediction)
+            }
+        }
+    };
+}
+
+/// `TypedModule` for a wrapper that runs its module `M` (several times, with feedback...):
+/// the same typed inputs and outputs as `M`.
+macro_rules! typed_as_inner {
+    ($wrapper:ident) => {
+        impl<M: crate::module::TypedModule + Clone> crate::module::TypedModule for $wrapper<M> {
+            type Input = M::Input;
+            type Output = M::Output;
+
+            fn to_example(input: M::Input) -> crate::error::Result<crate::example::Example> {
+                M::to_example(input)
+            }
+
+            fn to_output(prediction: crate::prediction::Prediction) -> crate::error::Result<crate::prediction::Predicted<M::Output>> {
+                M::to_output(prediction)
+            }
+        }
+    };
+}
+
+pub(crate) use {typed_as_inner, typed_over_signature};
