@@ -35,20 +35,20 @@ impl ShortQa {
 
 #[tokio::main]
 async fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
-    let (lm, dummy) = common::examples_lm(vec![
+    let (lm, recorded) = common::examples_lm(vec![
         // The retry carries the feedback: answer shortly then.
         ("The answer must be at most 3 words.", json!({"reasoning": "Keep it short.", "answer": "Brussels"})),
         ("Capital of Belgium", json!({"reasoning": "Belgium's capital.", "answer": "The capital of Belgium is the city of Brussels"})),
     ])?;
-    dspy::configure(Settings::new().lm(lm.clone()));
+    dspy::configure(Settings::new().lm(lm));
 
     let program = Backtracking::new(ShortQa { generate: ChainOfThought::new() }).max_backtracks(2);
     let out = Module::forward(&program, &Example::new().with("question", "Capital of Belgium?")).await?;
     println!("== backtracking answer: {}", out.get_str("answer").unwrap_or_default());
-    common::print_calls(&dummy, "backtracking");
+    recorded.print_calls("backtracking");
 
     // Refine: up to 3 attempts; below the threshold the LM gives advice, passed as `hint_`.
-    let (lm, dummy) = common::examples_lm(vec![
+    let (lm, recorded) = common::examples_lm(vec![
         ("[[ ## hint_ ## ]]", json!({"answer": "Brussels"})),
         ("[[ ## module_names ## ]]", json!({"discussion": "The answer was a sentence.", "advice": {"self": "Reply with the city name only."}})),
         ("Capital of Belgium", json!({"answer": "It is Brussels, of course"})),
@@ -60,6 +60,6 @@ async fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
         .reward_code("1.0 if the answer is one word else 0.0");
     let out = Module::forward(&refine, &Example::new().with("question", "Capital of Belgium?")).await?;
     println!("== refined answer: {}", out.get_str("answer").unwrap_or_default());
-    common::print_calls(&dummy, "refine");
+    recorded.print_calls("refine");
     Ok(())
 }

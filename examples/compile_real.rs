@@ -6,9 +6,11 @@
 //!
 //! The task: pull the order ID (`AB-1234`) out of a customer's message. The 36 examples live in
 //! `examples/data/order_ids.jsonl` (the first 20 train, the last 16 dev; fixed order, no
-//! shuffling), the same file `bench/real_vs_dspy/dspy_side.py` reads. The metric compares the
-//! first non-empty line of the predicted `order_id` with the gold one, case-insensitively (while
-//! bootstrapping, the whole output: a demo must not teach the model to ramble on).
+//! shuffling), the same file `bench/real_vs_dspy/dspy_side.py` reads; `dspy::data` loads them
+//! as the `ExtractOrderIdExample` rows the signature's derive generates. The metric, typed over
+//! those rows and the program's `ExtractOrderIdOutput`, compares the first non-empty line of the
+//! predicted `order_id` with the gold one, case-insensitively (while compiling, the whole output:
+//! a demo must not teach the model to ramble on).
 //!
 //! Without `DSPY_LM` it runs on a small simulated LM defined below (no key, no network) and
 //! says so. Options (environment):
@@ -35,14 +37,12 @@
 //! instruction and demo set better on the validation split); LabeledFewShot's demos stay best.
 //! Python DSPy 3.4.1's MIPROv2 aborts here instead (see `bench/real_vs_dspy/README.md`).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use dspy::module::ModuleExt;
+use dspy::evaluate::Reads;
 use dspy::optimizers::{AutoMode, BootstrapFewShot, LabeledFewShot, MiproV2, Optimizer};
 use dspy::prelude::*;
-use dspy::trace::TraceEntry;
 use dspy::{LmError, LmRequest, LmResponse, Role, Usage};
 use serde_json::{Value, json};
 
@@ -61,7 +61,8 @@ const MAX_TOKENS: u32 = 64;
 const K: usize = 4;
 const SEED: u64 = 0;
 
-type Program = Predict<ExtractOrderId>;
+/// The program every optimizer compiles.
+type Student = Predict<ExtractOrderId>;
 
 /// The first non-empty line of `s`, trimmed of whitespace and quotes, lower-cased.
 fn first_line(s: &str) -> String {
@@ -72,31 +73,6 @@ fn first_line(s: &str) -> String {
         .to_lowercase()
 }
 
-/// Evaluating (no trace): the first line must be the order ID. Bootstrapping (a trace): the
-/// whole output must be, so demos carry no trailing ramble.
-fn metric(example: &Example, prediction: &Prediction, trace: Option<&[TraceEntry]>) -> bool {
-    let gold = example.get_str("order_id").unwrap_or_default().trim().to_lowercase();
-    let got = match prediction.get("order_id") {
-        Some(Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
-        None => String::new(),
-    };
-    let got = if trace.is_some() { got.trim().to_lowercase() } else { first_line(&got) };
-    !gold.is_empty() && got == gold
-}
-
-fn load(path: &str) -> std::result::Result<Vec<Example>, Box<dyn std::error::Error>> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let Value::Object(map) = serde_json::from_str::<Value>(line).map_err(|e| format!("{path}:{}: {e}", i + 1))? else {
-            return Err(format!("{path}:{}: not a JSON object", i + 1).into());
-        };
-        out.push(Example::from_map(map).with_inputs(["message"]));
-    }
-    Ok(out)
-}
-
 struct Row {
     name: &'static str,
     score: f64,
@@ -104,18 +80,26 @@ struct Row {
     tokens: u64,
     compile_s: f64,
     eval_s: f64,
-    program: Program,
+    program: Student,
 }
 
 #[tokio::main]
-async fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
+async fn main() {
+    if let Err(e) = run().await {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let data_path = std::env::var("COMPILE_REAL_DATA").unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/examples/data/order_ids.jsonl").into());
-    let data = load(&data_path)?;
+    // Typed rows: a line without `message` or `order_id` is an error naming the file and line.
+    let data: Vec<ExtractOrderIdExample> = dspy::data::load(&data_path)?;
     if data.len() <= TRAIN {
         return Err(format!("{data_path} has {} examples; at least {} needed", data.len(), TRAIN + 1).into());
     }
     let (trainset, devset) = data.split_at(TRAIN);
-    let (lm, sim): (Arc<dyn LanguageModel>, Option<Arc<SimLm>>) = if std::env::var_os("DSPY_LM").is_some() {
+    let (model, simulated) = if std::env::var_os("DSPY_LM").is_some() {
         // As `LM::from_env`, with the cache off: every call below reaches the server.
         let model = std::env::var("DSPY_LM").unwrap_or_default();
         let mut b = LM::builder(model.trim()).temperature(0.0).max_tokens(MAX_TOKENS).cache(false);
@@ -127,18 +111,26 @@ async fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
         }
         let lm = b.build()?;
         println!("Using {} at {} (from DSPY_LM); cache off, temperature 0, max_tokens {MAX_TOKENS}.", lm.model(), lm.url());
-        (Arc::new(lm), None)
+        let model = lm.model().to_string();
+        dspy::configure(Settings::new().lm(lm));
+        (model, false)
     } else {
         println!("DSPY_LM is not set: using the simulated LM defined in examples/compile_real.rs (no key, no network).");
         println!("Set DSPY_LM=openai/smollm2 DSPY_API_BASE=http://127.0.0.1:8765/v1 to run against a real model.");
-        let sim = Arc::new(SimLm::default());
-        (sim.clone(), Some(sim))
+        dspy::configure(Settings::new().lm(SimLm));
+        (SimLm.model().to_string(), true)
     };
-    dspy::configure(Settings::new().lm(lm.clone()));
     println!("Task: {} train / {} dev examples from {data_path}\n", trainset.len(), devset.len());
 
+    // Evaluating (no trace): the first line must be the order ID. Compiling (a trace): the whole
+    // output must be, so demos carry no trailing ramble.
+    let metric = |gold: &ExtractOrderIdExample, pred: &ExtractOrderIdOutput, trace: Trace<'_>| {
+        let want = gold.order_id.trim().to_lowercase();
+        let got = if trace.is_compiling() { pred.order_id.trim().to_lowercase() } else { first_line(&pred.order_id) };
+        !want.is_empty() && got == want
+    };
     let evaluate = Evaluate::new(devset.to_vec(), metric).num_threads(1).no_error_limit();
-    let student = Program::new();
+    let student = Student::new();
     let mut rows = Vec::new();
 
     // Each entry: compile (timed, usage tracked), then evaluate on dev (timed, usage tracked).
@@ -158,15 +150,10 @@ async fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
     if std::env::var("REAL_MIPRO").is_ok_and(|v| v == "0") {
         println!("(MIPROv2 light skipped: REAL_MIPRO=0.)\n");
     } else {
+        // No valset, as the Python side: MIPROv2 holds out part of the trainset. The configured
+        // LM also proposes the instructions (DSPy's default `prompt_model`).
         let started = Instant::now();
-        let mipro = MiproV2::new()
-            .auto(AutoMode::Light)
-            .max_bootstrapped_demos(K)
-            .max_labeled_demos(K)
-            .prompt_model(lm.clone())
-            .seed(SEED)
-            .num_threads(1)
-            .progress(false);
+        let mipro = MiproV2::new().auto(AutoMode::Light).max_bootstrapped_demos(K).max_labeled_demos(K).seed(SEED).num_threads(1).progress(false);
         let (compiled, used) = dspy::usage::track(mipro.compile(&student, trainset, metric)).await;
         rows.push(evaluate_row("MIPROv2(light)", compiled?.program, used.total(), started.elapsed().as_secs_f64(), &evaluate).await?);
     }
@@ -180,8 +167,8 @@ async fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
     let save = std::env::var("COMPILE_REAL_SAVE").map(std::path::PathBuf::from).unwrap_or_else(|_| std::env::temp_dir().join("compile_real_best.json"));
     best.program.save(&save)?;
     println!("\nbest: {} at {:.1}% (uncompiled {:.1}%), saved to {}", best.name, best.score, baseline, save.display());
-    if let Some(sim) = &sim {
-        println!("(simulated LM: {} calls in all)", sim.calls.load(Ordering::SeqCst));
+    if simulated {
+        println!("(simulated LM: {} calls in all)", SIM_CALLS.load(Ordering::SeqCst));
     }
 
     if let Ok(path) = std::env::var("COMPILE_REAL_JSON") {
@@ -191,8 +178,8 @@ async fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
             .collect();
         let out = json!({
             "side": "dspy-rs",
-            "model": lm.model(),
-            "simulated": sim.is_some(),
+            "model": model,
+            "simulated": simulated,
             "train": trainset.len(),
             "dev": devset.len(),
             "results": results,
@@ -206,11 +193,11 @@ async fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
 /// Evaluates `program` on dev and makes its table row (`compile` usage plus the evaluation's).
 async fn evaluate_row(
     name: &'static str,
-    program: Program,
+    program: Student,
     compile: dspy::usage::ModelUsage,
     compile_s: f64,
-    evaluate: &Evaluate,
-) -> std::result::Result<Row, Box<dyn std::error::Error>> {
+    evaluate: &Evaluate<Reads<ExtractOrderIdOutput>>,
+) -> Result<Row, Box<dyn std::error::Error>> {
     let started = Instant::now();
     let (result, used) = dspy::usage::track(evaluate.run(&program)).await;
     let result = result?;
@@ -234,13 +221,14 @@ async fn evaluate_row(
     })
 }
 
+/// Calls made to the simulated LM (it is handed to the settings by value, so it counts here).
+static SIM_CALLS: AtomicU64 = AtomicU64::new(0);
+
 /// A stand-in for a small model: with demos in the prompt it copies the order ID (the
 /// `AB-1234` token) in the ChatAdapter format; without, it rambles in the wrong format — the
 /// behaviour of SmolLM2-135M on this task.
-#[derive(Debug, Default)]
-struct SimLm {
-    calls: AtomicU64,
-}
+#[derive(Debug)]
+struct SimLm;
 
 #[async_trait::async_trait]
 impl LanguageModel for SimLm {
@@ -249,7 +237,7 @@ impl LanguageModel for SimLm {
     }
 
     async fn complete(&self, request: LmRequest) -> std::result::Result<LmResponse, LmError> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
+        SIM_CALLS.fetch_add(1, Ordering::SeqCst);
         let users: Vec<String> = request.messages.iter().filter(|m| m.role == Role::User).map(|m| m.content.text()).collect();
         let last = users.last().cloned().unwrap_or_default();
         let id = last

@@ -7,9 +7,8 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use dspy::prelude::*;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 signature! {
@@ -17,6 +16,13 @@ signature! {
     pub GenerateQuery = "context: list[str], question -> search_query"
 }
 signature! { pub GenerateAnswer = "context: list[str], question -> answer" }
+
+/// What the program returns: the passages it gathered over its hops, and its answer.
+#[derive(Debug, Serialize, Deserialize)]
+struct Answer {
+    context: Vec<String>,
+    answer: String,
+}
 
 #[module]
 struct MultiHop {
@@ -29,8 +35,12 @@ struct MultiHop {
 
 #[module]
 impl MultiHop {
-    async fn forward(&self, question: String, context: Option<Vec<String>>) -> Result<Prediction> {
-        let mut context = context.unwrap_or_default();
+    fn new(hops: usize) -> Self {
+        MultiHop { generate_query: ChainOfThought::new(), generate_answer: ChainOfThought::new(), retrieve: Retrieve::new(2), hops }
+    }
+
+    async fn forward(&self, question: String) -> Result<Answer> {
+        let mut context = Vec::new();
         for _ in 0..self.hops {
             let query = self.generate_query.call((context.clone(), question.clone())).await?;
             for passage in self.retrieve.call(&query.search_query).await? {
@@ -39,11 +49,12 @@ impl MultiHop {
                 }
             }
         }
-        Ok(self.generate_answer.call((context, question)).await?.prediction().clone())
+        let out = self.generate_answer.call((context.clone(), question)).await?;
+        Ok(Answer { context, answer: out.answer.clone() })
     }
 }
 
-const CORPUS: &[&str] = &[
+const CORPUS: [&str; 4] = [
     "Titanic won the Academy Award for Best Picture in 1998.",
     "Titanic (1997) was written and directed by James Cameron.",
     "James Cameron was born in Kapuskasing, Ontario, Canada.",
@@ -51,29 +62,33 @@ const CORPUS: &[&str] = &[
 ];
 
 #[tokio::main]
-async fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
-    let (lm, dummy) = common::examples_lm(vec![
+async fn main() {
+    if let Err(e) = run().await {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let (lm, recorded) = common::examples_lm(vec![
         ("[[ ## search_query ## ]]`, and then", json!({"reasoning": "Find the film, then its director.", "search_query": "Best Picture 1998 film director"})),
         ("[[ ## answer ## ]]`, and then", json!({"reasoning": "Titanic won; Cameron directed it.", "answer": "James Cameron"})),
     ])?;
-    let corpus: Vec<String> = CORPUS.iter().map(|s| s.to_string()).collect();
-    let rm = Embeddings::new(corpus, common::examples_embedder(), 2).await?;
-    dspy::configure(Settings::new().lm(lm).rm(Arc::new(rm)));
+    let rm = Embeddings::new(CORPUS, common::examples_embedder(), 2).await?;
+    dspy::configure(Settings::new().lm(lm).rm(rm));
 
-    let mut program = MultiHop { generate_query: ChainOfThought::new(), generate_answer: ChainOfThought::new(), retrieve: Retrieve::new(2), hops: 2 };
+    let mut program = MultiHop::new(2);
     println!("== predictors: {:?}", program.named_predictors().into_iter().map(|(n, _)| n).collect::<Vec<_>>());
 
-    let question = "Who directed the film that won Best Picture in 1998?";
-    let out = program.forward(question.into(), None).await?;
-    println!("== answer: {}", out.get_str("answer").unwrap_or_default());
+    let out = program.call("Who directed the film that won Best Picture in 1998?").await?;
+    println!("== answer: {} (from {} passages)", out.answer, out.context.len());
 
     // Optimizers change instructions and demos; the state round-trips through DSPy's format.
-    if let Some(p) = program.predictor_mut("generate_answer.predict") {
-        p.set_demos(vec![Example::new().with("question", "Largest planet?").with("answer", "Jupiter")]);
-    }
+    let demo = GenerateAnswerExample { context: vec![], question: "Largest planet?".into(), answer: "Jupiter".into() };
+    program.generate_answer.predict.set_demos(vec![demo.to_example()]);
     let path = std::env::temp_dir().join(format!("multihop-{}.json", std::process::id()));
     program.save(&path)?;
-    let mut reloaded = MultiHop { generate_query: ChainOfThought::new(), generate_answer: ChainOfThought::new(), retrieve: Retrieve::new(2), hops: 2 };
+    let mut reloaded = MultiHop::new(2);
     reloaded.load(&path)?;
     println!("== saved to {} and reloaded: {} demo(s) on generate_answer", path.display(), reloaded.generate_answer.predict.demos().len());
     std::fs::remove_file(&path).ok();
@@ -83,6 +98,6 @@ async fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
     let python = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/interop/multihop.json");
     reloaded.load(&python)?;
     println!("== loaded Python DSPy's {}: instructions now {:?}", python.display(), reloaded.generate_query.predict.signature().instructions());
-    common::print_calls(&dummy, "prompts");
+    recorded.print_calls("prompts");
     Ok(())
 }

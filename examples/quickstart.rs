@@ -5,9 +5,10 @@
 //! With no configuration this runs on the built-in `DummyLM` (no key, no network) and says so.
 //! Set `DSPY_LM=provider/model` (and optionally `DSPY_API_BASE`) to use a real model.
 
-use std::sync::Arc;
+mod common;
 
 use dspy::prelude::*;
+use serde_json::json;
 
 /// Answer questions with short factoid answers.
 #[derive(Signature)]
@@ -20,19 +21,28 @@ struct BasicQA {
     confidence: f64,
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (lm, dummy) = examples_lm()?;
-    dspy::configure(Settings::new().lm(lm.clone()));
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let (lm, recorded) = common::examples_lm(vec![("Hamlet", json!({"answer": "William Shakespeare", "confidence": 0.95}))])?;
+    dspy::configure(Settings::new().lm(lm));
 
     let qa = Predict::<BasicQA>::new();
     let out = qa.call_blocking(BasicQAInput { question: "Who wrote Hamlet?".into() })?;
 
-    if let Some(dummy) = dummy {
+    if let Some(dummy) = recorded.dummy() {
+        let history = dummy.history();
+        let call = &history[0];
         println!("== prompt sent to the LM");
-        for message in &dummy.history()[0].messages {
+        for message in &call.messages {
             println!("--- {:?}\n{}", message.role, message.content.text());
         }
-        println!("--- completion\n{}", dummy.history()[0].outputs[0]);
+        println!("--- completion\n{}", call.outputs[0]);
     } else {
         println!("== the last LM call");
         dspy::inspect_history(1);
@@ -41,20 +51,4 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("answer: {:?} (String)", out.answer);
     println!("confidence: {} (f64)", out.confidence);
     Ok(())
-}
-
-/// The LM to use, and the DummyLM again when that is what it is (to show its history).
-type ExampleLm = (Arc<dyn LanguageModel>, Option<Arc<DummyLM>>);
-
-/// The LM named by `DSPY_LM` (with `DSPY_API_BASE` / `DSPY_API_KEY` when set), else the
-/// built-in DummyLM with a scripted answer.
-fn examples_lm() -> Result<ExampleLm, Box<dyn std::error::Error>> {
-    if std::env::var_os("DSPY_LM").is_some() {
-        let lm = LM::from_env()?;
-        println!("Using {} at {} (from DSPY_LM).", lm.model(), lm.url());
-        return Ok((Arc::new(lm), None));
-    }
-    println!("DSPY_LM is not set: using the built-in DummyLM (no API key, no network).");
-    let dummy = Arc::new(DummyLM::new(vec![serde_json::json!({"answer": "William Shakespeare", "confidence": 0.95})]));
-    Ok((dummy.clone(), Some(dummy)))
 }

@@ -46,15 +46,18 @@ pub use signature::{Field, FieldKind, FieldType, NamedType, Signature, TypedSign
 /// Runs a future to completion on a private single-threaded runtime: the blocking convenience
 /// for scripts and sync code. Inside an async context, `.await` the future instead.
 ///
+/// Anything `.await` accepts works, so an optimizer's `compile(..)` (an `IntoFuture` with
+/// options such as `.valset(..)`) blocks the same way as a plain future.
+///
 /// ```
 /// assert_eq!(dspy_core::block_on(async { 1 + 1 }), 2);
 /// ```
-pub fn block_on<F: std::future::Future>(fut: F) -> F::Output {
+pub fn block_on<F: std::future::IntoFuture>(fut: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("a current-thread tokio runtime can always be built")
-        .block_on(fut)
+        .block_on(fut.into_future())
 }
 
 /// Python's `str()` and `repr()` of JSON values, as DSPy's prompts print them: for optimizers

@@ -80,20 +80,21 @@ impl Settings {
     }
 
     /// Sets the default retriever (DSPy's `rm`), used by `Retrieve` modules without their own.
+    /// Any retriever is taken by value, as [`Settings::lm`] takes any model; pass an `Arc` of it
+    /// to keep a handle of your own (it is kept as it is, not wrapped again).
     ///
     /// ```
-    /// use std::sync::Arc;
     /// use dspy_core::Settings;
     /// use dspy_core::retrieve::{Embeddings, FnEmbedder};
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// let embedder = FnEmbedder::new(|texts: &[String]| Ok(texts.iter().map(|t| vec![t.len() as f32, 1.0]).collect()));
-    /// let rm = Embeddings::new(vec!["a".into(), "bb".into()], Arc::new(embedder), 1).await.unwrap();
-    /// dspy_core::configure(Settings::new().rm(Arc::new(rm)));
+    /// let rm = Embeddings::new(["a", "bb"], embedder, 1).await.unwrap();
+    /// dspy_core::configure(Settings::new().rm(rm));
     /// assert!(dspy_core::settings::current().rm().is_some());
     /// # });
     /// ```
-    pub fn rm(mut self, rm: Arc<dyn Retriever>) -> Self {
-        self.rm = Some(rm);
+    pub fn rm(mut self, rm: impl Retriever + 'static) -> Self {
+        self.rm = Some(rm.into_shared());
         self
     }
 

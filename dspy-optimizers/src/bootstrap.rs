@@ -132,8 +132,8 @@ impl BootstrapFewShot {
     }
 
     /// Sets the teacher's LM.
-    pub fn teacher_lm(mut self, lm: Arc<dyn LanguageModel>) -> Self {
-        self.teacher_lm = Some(lm);
+    pub fn teacher_lm(mut self, lm: impl LanguageModel + 'static) -> Self {
+        self.teacher_lm = Some(lm.into_shared());
         self
     }
 

@@ -67,8 +67,8 @@ impl Copro {
     }
 
     /// Proposes with this model.
-    pub fn prompt_model(mut self, lm: Arc<dyn LanguageModel>) -> Self {
-        self.prompt_model = Some(lm);
+    pub fn prompt_model(mut self, lm: impl LanguageModel + 'static) -> Self {
+        self.prompt_model = Some(lm.into_shared());
         self
     }
 

@@ -194,8 +194,8 @@ impl Gepa {
     }
 
     /// The reflection LM.
-    pub fn reflection_lm(mut self, lm: Arc<dyn LanguageModel>) -> Self {
-        self.reflection_lm = Some(lm);
+    pub fn reflection_lm(mut self, lm: impl LanguageModel + 'static) -> Self {
+        self.reflection_lm = Some(lm.into_shared());
         self
     }
 

@@ -179,8 +179,8 @@ pub struct KNNFewShot {
 
 impl KNNFewShot {
     /// `k` neighbours by `embedder`, bootstrapped with DSPy's `BootstrapFewShot` defaults.
-    pub fn new(k: usize, embedder: Arc<dyn Embedder>) -> Self {
-        KNNFewShot { k, embedder, bootstrap: BootstrapFewShot::new() }
+    pub fn new(k: usize, embedder: impl Embedder + 'static) -> Self {
+        KNNFewShot { k, embedder: embedder.into_shared(), bootstrap: BootstrapFewShot::new() }
     }
 
     /// Sets the per-call bootstrap configuration.

@@ -222,20 +222,20 @@ impl MiproV2 {
     }
 
     /// Proposes with this model.
-    pub fn prompt_model(mut self, lm: Arc<dyn LanguageModel>) -> Self {
-        self.prompt_model = Some(lm);
+    pub fn prompt_model(mut self, lm: impl LanguageModel + 'static) -> Self {
+        self.prompt_model = Some(lm.into_shared());
         self
     }
 
     /// Runs the program with this model while compiling.
-    pub fn task_model(mut self, lm: Arc<dyn LanguageModel>) -> Self {
-        self.task_model = Some(lm);
+    pub fn task_model(mut self, lm: impl LanguageModel + 'static) -> Self {
+        self.task_model = Some(lm.into_shared());
         self
     }
 
     /// Bootstraps with this teacher LM.
-    pub fn teacher_lm(mut self, lm: Arc<dyn LanguageModel>) -> Self {
-        self.teacher_lm = Some(lm);
+    pub fn teacher_lm(mut self, lm: impl LanguageModel + 'static) -> Self {
+        self.teacher_lm = Some(lm.into_shared());
         self
     }
 

@@ -127,14 +127,14 @@ impl Simba {
     }
 
     /// Writes rules with this model.
-    pub fn prompt_model(mut self, lm: Arc<dyn LanguageModel>) -> Self {
-        self.prompt_model = Some(lm);
+    pub fn prompt_model(mut self, lm: impl LanguageModel + 'static) -> Self {
+        self.prompt_model = Some(lm.into_shared());
         self
     }
 
     /// Uses this LM for the first sample of each example.
-    pub fn teacher_lm(mut self, lm: Arc<dyn LanguageModel>) -> Self {
-        self.teacher_lm = Some(lm);
+    pub fn teacher_lm(mut self, lm: impl LanguageModel + 'static) -> Self {
+        self.teacher_lm = Some(lm.into_shared());
         self
     }
 

@@ -25,6 +25,38 @@ use crate::lm::ApiKey;
 pub trait Embedder: Send + Sync + fmt::Debug {
     /// One vector per text, in the texts' order.
     async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>>;
+
+    /// The shared handle an index keeps. Any embedder is taken by value
+    /// (`Embeddings::new(corpus, embedder, k)`); an `Arc` given there is kept as it is.
+    fn into_shared(self) -> Arc<dyn Embedder>
+    where
+        Self: Sized + 'static,
+    {
+        Arc::new(self)
+    }
+}
+
+/// A shared embedder is itself an embedder, so callers pass `E` or `Arc<E>` alike.
+#[async_trait::async_trait]
+impl<E: Embedder + 'static> Embedder for Arc<E> {
+    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
+        (**self).embed(texts).await
+    }
+
+    fn into_shared(self) -> Arc<dyn Embedder> {
+        self
+    }
+}
+
+#[async_trait::async_trait]
+impl Embedder for Arc<dyn Embedder> {
+    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
+        (**self).embed(texts).await
+    }
+
+    fn into_shared(self) -> Arc<dyn Embedder> {
+        self
+    }
 }
 
 type EmbedFn = dyn Fn(&[String]) -> Result<Vec<Vec<f32>>> + Send + Sync;

@@ -11,7 +11,6 @@ use crate::error::Result;
 /// DSPy's default `normalize=True`, so the score is the dot product). Ties keep corpus order.
 ///
 /// ```
-/// use std::sync::Arc;
 /// use dspy_core::retrieve::{Embeddings, FnEmbedder, Retriever};
 /// // A toy embedder: counts of the letters a, b, c.
 /// let embedder = FnEmbedder::new(|texts: &[String]| {
@@ -19,7 +18,7 @@ use crate::error::Result;
 /// });
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// let corpus = vec!["aaa".to_string(), "bbb".to_string(), "abc".to_string()];
-/// let index = Embeddings::new(corpus, Arc::new(embedder), 2).await.unwrap();
+/// let index = Embeddings::new(corpus, embedder, 2).await.unwrap();
 /// let hits = index.search("aab").await.unwrap();
 /// assert_eq!(hits[0].text, "aaa");
 /// assert_eq!(hits.len(), 2);
@@ -45,8 +44,11 @@ fn normalize(v: &mut [f32]) {
 }
 
 impl Embeddings {
-    /// Embeds `corpus` with `embedder`; searches return `k` passages by default.
-    pub async fn new(corpus: Vec<String>, embedder: Arc<dyn Embedder>, k: usize) -> Result<Self> {
+    /// Embeds `corpus` (any texts: `Vec<String>`, `["a", "b"]`...) with `embedder` (by value,
+    /// or an `Arc` to share one); searches return `k` passages by default.
+    pub async fn new(corpus: impl IntoIterator<Item = impl Into<String>>, embedder: impl Embedder + 'static, k: usize) -> Result<Self> {
+        let corpus: Vec<String> = corpus.into_iter().map(Into::into).collect();
+        let embedder = embedder.into_shared();
         let mut vectors = embedder.embed(&corpus).await?;
         if vectors.len() != corpus.len() {
             return Err(RetrieveError::Embedding(format!("{} vector(s) for {} passage(s)", vectors.len(), corpus.len())).into());

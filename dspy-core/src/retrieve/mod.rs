@@ -11,6 +11,7 @@ pub(crate) mod error;
 mod retrieve_module;
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -78,5 +79,69 @@ impl Passage {
 pub trait Retriever: Send + Sync + fmt::Debug {
     /// The top `k` passages for `query`, most relevant first.
     async fn retrieve(&self, query: &str, k: usize) -> Result<Vec<Passage>>;
+
+    /// The shared handle `Retrieve` and the settings keep. Any retriever is taken by value
+    /// (`Settings::new().rm(rm)`, `Retrieve::new(k).with_rm(rm)`), as LMs are; an `Arc` given
+    /// there is kept as it is, so one index shared by several modules is never copied.
+    fn into_shared(self) -> Arc<dyn Retriever>
+    where
+        Self: Sized + 'static,
+    {
+        Arc::new(self)
+    }
 }
 
+/// A shared retriever is itself a retriever, so callers pass `R` or `Arc<R>` alike.
+#[async_trait::async_trait]
+impl<R: Retriever + 'static> Retriever for Arc<R> {
+    async fn retrieve(&self, query: &str, k: usize) -> Result<Vec<Passage>> {
+        (**self).retrieve(query, k).await
+    }
+
+    fn into_shared(self) -> Arc<dyn Retriever> {
+        self
+    }
+}
+
+#[async_trait::async_trait]
+impl Retriever for Arc<dyn Retriever> {
+    async fn retrieve(&self, query: &str, k: usize) -> Result<Vec<Passage>> {
+        (**self).retrieve(query, k).await
+    }
+
+    fn into_shared(self) -> Arc<dyn Retriever> {
+        self
+    }
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::Settings;
+
+    #[derive(Debug)]
+    struct Fixed;
+
+    #[async_trait::async_trait]
+    impl Retriever for Fixed {
+        async fn retrieve(&self, query: &str, k: usize) -> Result<Vec<Passage>> {
+            Ok(vec![Passage::new(query); k])
+        }
+    }
+
+    #[test]
+    fn retrievers_are_taken_by_value_and_shared_ones_kept_as_they_are() {
+        // By value: wrapped once.
+        assert!(Settings::new().rm(Fixed).get_rm().is_some());
+        // An `Arc<dyn Retriever>` or an `Arc<R>` is the handle kept, not wrapped again.
+        let dynamic: Arc<dyn Retriever> = Arc::new(Fixed);
+        let settings = Settings::new().rm(dynamic.clone());
+        assert!(Arc::ptr_eq(settings.get_rm().unwrap(), &dynamic));
+        let typed = Arc::new(Fixed);
+        let settings = Settings::new().rm(typed.clone());
+        assert!(std::ptr::addr_eq(Arc::as_ptr(settings.get_rm().unwrap()), Arc::as_ptr(&typed)));
+        let out = crate::block_on(settings.get_rm().unwrap().retrieve("q", 2)).unwrap();
+        assert_eq!(out.len(), 2);
+    }
+}

@@ -18,13 +18,12 @@ use crate::settings;
 /// field of a `#[module]` program as it is.
 ///
 /// ```
-/// use std::sync::Arc;
 /// use dspy_core::retrieve::{Embeddings, FnEmbedder, Retrieve};
 /// use dspy_core::{Example, Module};
 /// let embedder = FnEmbedder::new(|texts: &[String]| Ok(texts.iter().map(|t| vec![t.len() as f32, 1.0]).collect()));
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-/// let rm = Embeddings::new(vec!["short".into(), "a much longer passage".into()], Arc::new(embedder), 1).await.unwrap();
-/// let retrieve = Retrieve::new(1).with_rm(Arc::new(rm));
+/// let rm = Embeddings::new(["short", "a much longer passage"], embedder, 1).await.unwrap();
+/// let retrieve = Retrieve::new(1).with_rm(rm);
 /// let out = retrieve.forward(&Example::new().with("query", "tiny")).await.unwrap();
 /// assert_eq!(out.get("passages"), Some(&serde_json::json!(["short"])));
 /// assert_eq!(retrieve.call("tiny").await.unwrap(), ["short"]);
@@ -55,9 +54,9 @@ impl Retrieve {
         Retrieve { k, rm: None }
     }
 
-    /// Uses this retriever instead of the configured one.
-    pub fn with_rm(mut self, rm: Arc<dyn Retriever>) -> Self {
-        self.rm = Some(rm);
+    /// Uses this retriever instead of the configured one (by value, or an `Arc` to share one).
+    pub fn with_rm(mut self, rm: impl Retriever + 'static) -> Self {
+        self.rm = Some(rm.into_shared());
         self
     }
 
