@@ -8,14 +8,14 @@
 //! Both print `predict: N calls/s (X us/call)` and `chain_of_thought: N calls/s (X us/call)`; as
 //! in the reference's loop, each call's input is built inside the timed loop. Those two rows
 //! call the dynamic `Module::forward` with an `Example`, as Python does; the `typed` rows make
-//! the same calls through the `Program` trait (`Predict::<BasicQA>::new().call(BasicQAInput {..})`,
+//! the same calls through the `TypedModule` trait (`Predict::<BasicQA>::new().call(BasicQAInput {..})`,
 //! typed input in, the parsed `BasicQAOutput` out), in the same table format. Below each line,
 //! the median and fastest round of 1,000 calls.
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use dspy::{ChainOfThought, ChatAdapter, DummyLM, Example, Field, FieldType, Module, Predict, Program, Signature};
+use dspy::{ChainOfThought, ChatAdapter, DummyLM, Example, Field, FieldType, Module, Predict, TypedModule, Signature};
 use serde_json::json;
 
 /// The run-time signature the dynamic rows use (as the reference builds it).
@@ -83,8 +83,8 @@ async fn bench_dynamic(label: &str, n: usize, program: &impl Module) {
     .await;
 }
 
-/// Times a typed program: `Program::call(BasicQAInput)`, the input built in the loop.
-async fn bench_typed<P: Program<Input = BasicQAInput>>(label: &str, n: usize, program: &P) {
+/// Times a typed program: `TypedModule::call(BasicQAInput)`, the input built in the loop.
+async fn bench_typed<P: TypedModule<Input = BasicQAInput>>(label: &str, n: usize, program: &P) {
     program.call(BasicQAInput { question: "warm up?".into() }).await.expect("warm-up call");
     bench(label, n, async |i| {
         let out = program.call(BasicQAInput { question: format!("Who wrote Hamlet? ({i})") }).await.expect("a prediction");
