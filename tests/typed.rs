@@ -349,3 +349,36 @@ async fn optimizers_compile_a_typed_module_into_the_same_type() {
     assert_eq!(compiled.program.describe.predict.demos().len(), 1);
     assert_eq!(compiled.program.call("France").await.unwrap().city, "Paris");
 }
+
+/// A metric struct (with state), usable by value or by reference like every other form.
+struct CityMatches;
+
+impl Metric for CityMatches {
+    fn score(&self, example: &Example, prediction: &Prediction, _trace: Option<&[dspy::trace::TraceEntry]>) -> Score {
+        Score::from(example.get("city") == prediction.get("city"))
+    }
+}
+
+#[tokio::test]
+async fn every_metric_form_goes_by_value_or_by_reference() {
+    let program = Predict::<Capital>::new().with_lm(capital_lm());
+    let typed = |gold: &CapitalExample, pred: &CapitalOutput| gold.city == pred.city;
+    let dynamic = |ex: &Example, pred: &Prediction, _t: Option<&[dspy::trace::TraceEntry]>| ex.get("city") == pred.get("city");
+    let scores = [
+        Evaluate::new(capitals(), typed).run(&program).await.unwrap().score,
+        Evaluate::new(capitals(), dynamic).run(&program).await.unwrap().score,
+        Evaluate::new(capitals(), CityMatches).run(&program).await.unwrap().score,
+        Evaluate::new(capitals(), dspy::evaluate::answer_exact_match).run(&program).await.unwrap().score,
+    ];
+    assert_eq!(scores[..3], [75.0, 75.0, 75.0]);
+    // `answer_exact_match` reads `answer`, which this task does not have: every row fails to score.
+    assert_eq!(scores[3], 0.0);
+    for compiled in [
+        LabeledFewShot::new(2).compile(&program, &capitals(), &typed).await.unwrap(),
+        LabeledFewShot::new(2).compile(&program, &capitals(), &dynamic).await.unwrap(),
+        LabeledFewShot::new(2).compile(&program, &capitals(), &CityMatches).await.unwrap(),
+        LabeledFewShot::new(2).compile(&program, &capitals(), CityMatches).await.unwrap(),
+    ] {
+        assert_eq!(compiled.program.demos().len(), 2);
+    }
+}

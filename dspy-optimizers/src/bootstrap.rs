@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use dspy_core::evaluate::Metric;
+use dspy_core::evaluate::{IntoMetric, Metric};
 use dspy_core::trace::PredictorId;
 use dspy_core::{Error, Example, InputError, LanguageModel, Module, Result, Settings, settings, usage};
 use rand::RngExt;
@@ -139,10 +139,12 @@ impl BootstrapFewShot {
 
     /// Compiles with an explicit teacher (a program of the same structure; if it has no demos
     /// it gets `max_labeled_demos` labeled ones first, as DSPy does for an uncompiled teacher).
-    pub async fn compile_with_teacher<P>(&self, student: &P, teacher: Option<&P>, trainset: &[Example], metric: &dyn Metric) -> Result<Compiled<P>>
+    pub async fn compile_with_teacher<'m, P, K>(&self, student: &P, teacher: Option<&P>, trainset: &[Example], metric: impl IntoMetric<'m, Example, K>) -> Result<Compiled<P>>
     where
         P: Module + Clone + 'static,
     {
+        let metric = metric.into_metric();
+        let metric = &*metric;
         let started = Instant::now();
         let engine = self.run.engine();
         let (result, used) = usage::track(self.bootstrap_program(student, teacher, trainset, metric, &engine)).await;

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dspy_core::evaluate::Metric;
+use dspy_core::evaluate::{IntoMetric, Metric};
 use dspy_core::lm::{ApiKey, LM, LmBuilder, LmError};
 use dspy_core::trace::{PredictorId, TraceEntry};
 use dspy_core::{Adapter, Example, LanguageModel, Message, Module, Signature, settings, usage};
@@ -778,10 +778,18 @@ impl BootstrapFinetune {
 
     /// [`Optimizer::compile`] with typed errors and an optional teacher (a program of the same
     /// structure; the student itself by default, as DSPy).
-    pub async fn finetune<P>(&self, student: &P, teacher: Option<&P>, trainset: &[Example], metric: &dyn Metric) -> Result<Compiled<P>, FinetuneError>
+    pub async fn finetune<'m, P, K>(
+        &self,
+        student: &P,
+        teacher: Option<&P>,
+        trainset: &[Example],
+        metric: impl IntoMetric<'m, Example, K>,
+    ) -> Result<Compiled<P>, FinetuneError>
     where
         P: Module + Clone,
     {
+        let metric = metric.into_metric();
+        let metric = &*metric;
         let started = Instant::now();
         let engine = self.run.engine().no_error_limit();
         let (result, used) = usage::track(self.finetune_inner(student, teacher, trainset, metric, &engine)).await;

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use dspy_core::evaluate::{Metric, Score};
+use dspy_core::evaluate::{IntoMetric, Metric, Score};
 use dspy_core::module::DEFAULT_MAX_ERRORS;
 use dspy_core::trace::{self, TraceEntry};
 use dspy_core::usage::{self, UsageByModel};
@@ -410,14 +410,14 @@ impl Engine {
         &self.budget
     }
 
-    /// Evaluates `program` on `examples` (no traces).
-    pub async fn evaluate<M: Module + ?Sized>(&self, program: &M, examples: &[Example], metric: &dyn Metric) -> Result<EvalRun> {
-        self.evaluate_with(program, examples, metric, false, "Evaluating").await
+    /// Evaluates `program` on `examples` (no traces), with any metric ([`IntoMetric`]).
+    pub async fn evaluate<'m, M: Module + ?Sized, K>(&self, program: &M, examples: &[Example], metric: impl IntoMetric<'m, Example, K>) -> Result<EvalRun> {
+        self.evaluate_with(program, examples, &*metric.into_metric(), false, "Evaluating").await
     }
 
     /// Evaluates `program` on `examples`, keeping each run's trace.
-    pub async fn evaluate_traced<M: Module + ?Sized>(&self, program: &M, examples: &[Example], metric: &dyn Metric) -> Result<EvalRun> {
-        self.evaluate_with(program, examples, metric, true, "Evaluating").await
+    pub async fn evaluate_traced<'m, M: Module + ?Sized, K>(&self, program: &M, examples: &[Example], metric: impl IntoMetric<'m, Example, K>) -> Result<EvalRun> {
+        self.evaluate_with(program, examples, &*metric.into_metric(), true, "Evaluating").await
     }
 
     /// Evaluates with traces on or off, labelling the progress bar with `label`.

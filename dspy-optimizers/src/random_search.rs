@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use dspy_core::evaluate::Metric;
+use dspy_core::evaluate::{IntoMetric, Metric};
 use dspy_core::{Error, Example, InputError, LanguageModel, Module, Result, usage};
 use serde_json::json;
 
@@ -168,17 +168,19 @@ impl BootstrapFewShotWithRandomSearch {
     }
 
     /// Compiles with an explicit teacher.
-    pub async fn compile_with_teacher<P>(
+    pub async fn compile_with_teacher<'m, P, K>(
         &self,
         student: &P,
         teacher: Option<&P>,
         trainset: &[Example],
         valset: Option<&[Example]>,
-        metric: &dyn Metric,
+        metric: impl IntoMetric<'m, Example, K>,
     ) -> Result<Compiled<P>>
     where
         P: Module + Clone + 'static,
     {
+        let metric = metric.into_metric();
+        let metric = &*metric;
         let started = Instant::now();
         let engine = self.run.engine();
         let (result, used) = usage::track(self.search(student, teacher, trainset, valset, metric, &engine)).await;

@@ -53,17 +53,21 @@ impl<S: Into<String>> From<(f64, S)> for Score {
 /// the run is passed too (DSPy's `trace` argument), so a metric can be stricter when
 /// bootstrapping demos.
 ///
-/// Any `Fn(&Example, &Prediction, Option<&[TraceEntry]>) -> impl Into<Score>` is a metric:
+/// Implement it for metric structs (state, an LM judge, an async `try_score`). Closures need
+/// not: every API that takes a metric takes [`IntoMetric`], which accepts a metric struct (by
+/// value or reference), a typed closure, or a dynamic one,
+/// `Fn(&Example, &Prediction, Option<&[TraceEntry]>) -> impl Into<Score>`:
 ///
 /// ```
-/// use dspy_core::evaluate::{Metric, Score};
+/// use dspy_core::evaluate::{IntoMetric, Metric, Score};
 /// use dspy_core::{Example, Prediction};
 /// let exact = |ex: &Example, pred: &Prediction, _trace: Option<&[dspy_core::trace::TraceEntry]>| {
 ///     ex.get("answer") == pred.get("answer")
 /// };
+/// let metric = IntoMetric::<Example, _>::into_metric(exact);
 /// let ex = Example::new().with("answer", "4");
 /// let pred = Prediction::new(serde_json::json!({"answer": "4"}).as_object().unwrap().clone());
-/// assert_eq!(exact.score(&ex, &pred, None), Score::from(true));
+/// assert_eq!(metric.score(&ex, &pred, None), Score::from(true));
 /// ```
 #[async_trait::async_trait]
 pub trait Metric: Send + Sync {
@@ -90,13 +94,21 @@ fn metric_name(full: &str) -> String {
     if full.contains("{{closure}}") || last.is_empty() { "metric".to_string() } else { last.to_string() }
 }
 
-impl<F, R> Metric for F
+/// A dynamic closure as a [`Metric`] (what [`IntoMetric`] makes of one).
+struct FnMetric<F, R>(F, std::marker::PhantomData<fn() -> R>);
+
+#[async_trait::async_trait]
+impl<F, R> Metric for FnMetric<F, R>
 where
     F: Fn(&Example, &Prediction, Option<&[TraceEntry]>) -> R + Send + Sync,
     R: Into<Score>,
 {
     fn score(&self, example: &Example, prediction: &Prediction, trace: Option<&[TraceEntry]>) -> Score {
-        self(example, prediction, trace).into()
+        (self.0)(example, prediction, trace).into()
+    }
+
+    fn name(&self) -> String {
+        metric_name(std::any::type_name::<F>())
     }
 }
 
@@ -152,9 +164,9 @@ impl<P, O> Scores<P> for Reads<O> where P: crate::module::TypedModule<Output = O
 /// Anything usable as a metric over examples of type `E`: a [`Metric`] (any program's
 /// [`Prediction`]), or a closure over the typed gold example and typed output,
 /// `|gold: &E, pred: &O| -> bool | f64 | Score | (f64, String)`, or the same with a third
-/// [`Trace`] argument. `K` tells the forms apart; it is inferred, never written. Metric
-/// structs may be passed by reference; a dynamic closure (over `&Example, &Prediction`) is
-/// passed by value.
+/// [`Trace`] argument, or a dynamic closure over `&Example, &Prediction, Option<&[TraceEntry]>`.
+/// Each may be passed by value or by reference. `K` tells the forms apart; it is inferred,
+/// never written.
 ///
 /// ```
 /// use dspy_core::evaluate::{IntoMetric, Score};
@@ -175,7 +187,7 @@ impl<P, O> Scores<P> for Reads<O> where P: crate::module::TypedModule<Output = O
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a metric over `{E}`",
     label = "not a metric for this data",
-    note = "a metric is a `Metric`, or a closure `|gold: &{E}, pred: &Output| -> bool | f64 | Score` (optionally with a third `Trace` argument)"
+    note = "a metric is a `Metric`, a closure `|gold: &{E}, pred: &Output| -> bool | f64 | Score` (optionally with a third `Trace` argument), or a dynamic closure `|example: &Example, pred: &Prediction, trace: Option<&[TraceEntry]>| ...`"
 )]
 pub trait IntoMetric<'a, E, K> {
     /// What the metric reads ([`Dynamic`] or [`Reads<O>`]).
@@ -188,6 +200,8 @@ pub trait IntoMetric<'a, E, K> {
 pub struct AsMetric;
 /// The form marker of a metric already shared or borrowed (`Arc<dyn Metric>`, `&dyn Metric`).
 pub struct Shared;
+/// The form marker of a dynamic closure (over `&Example, &Prediction, Option<&[TraceEntry]>`).
+pub struct DynamicForm<R>(std::marker::PhantomData<fn() -> R>);
 /// The form marker of a typed two-argument closure.
 pub struct TypedForm<O, R>(std::marker::PhantomData<fn() -> (O, R)>);
 /// The form marker of a typed closure that also reads the [`Trace`].
@@ -200,6 +214,17 @@ where
     type Kind = Dynamic;
     fn into_metric(self) -> std::sync::Arc<dyn Metric + 'a> {
         std::sync::Arc::new(self)
+    }
+}
+
+impl<'a, E, F, R> IntoMetric<'a, E, DynamicForm<R>> for F
+where
+    F: Fn(&Example, &Prediction, Option<&[TraceEntry]>) -> R + Send + Sync + 'a,
+    R: Into<Score> + 'a,
+{
+    type Kind = Dynamic;
+    fn into_metric(self) -> std::sync::Arc<dyn Metric + 'a> {
+        std::sync::Arc::new(FnMetric(self, std::marker::PhantomData))
     }
 }
 

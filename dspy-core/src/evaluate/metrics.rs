@@ -161,12 +161,12 @@ fn predicted_answer(prediction: &Prediction) -> String {
 /// string, or any of a list) after normalisation. Use [`answer_match`] for DSPy's `frac < 1`.
 ///
 /// ```
-/// use dspy_core::evaluate::{Metric, answer_exact_match};
+/// use dspy_core::evaluate::{IntoMetric, answer_exact_match};
 /// use dspy_core::{Example, Prediction};
 /// let ex = Example::new().with("answer", serde_json::json!(["Eiffel Tower", "Louvre"]));
 /// let pred = Prediction::new(serde_json::json!({"answer": "The Eiffel Tower"}).as_object().unwrap().clone());
 /// assert!(answer_exact_match(&ex, &pred, None));
-/// assert_eq!(answer_exact_match.name(), "answer_exact_match");
+/// assert_eq!(IntoMetric::<Example, _>::into_metric(answer_exact_match).name(), "answer_exact_match");
 /// ```
 pub fn answer_exact_match(example: &Example, prediction: &Prediction, _trace: Option<&[TraceEntry]>) -> bool {
     answer_match(example, prediction, 1.0)
