@@ -73,7 +73,7 @@ pub mod __private {
     pub use serde;
     pub use serde_json;
     pub use async_trait::async_trait;
-    pub use crate::module::program::{__input, __inputs, __output_prediction, __to_example, __to_value};
+    pub use crate::module::program::{__ProgramOutput, __input, __inputs, __to_example, __to_value};
     pub use crate::module::tool::take_arg;
     pub use crate::pyfmt::cleandoc;
 }

@@ -366,7 +366,7 @@ fn expand_impl(args: &Args, mut item: ItemImpl, mut errors: Errors) -> TokenStre
     let body = match &returns {
         Returns::Own(ty) => quote_spanned! {ty.span()=>
             #(#reads)*
-            #krate::__private::__output_prediction(#user_call.map_err(::core::convert::Into::<#krate::Error>::into)?)
+            <#ty as #krate::__private::__ProgramOutput>::__to_prediction(#user_call.map_err(::core::convert::Into::<#krate::Error>::into)?)
         },
         _ => quote! {
             #(#reads)*
@@ -403,10 +403,16 @@ fn expand_impl(args: &Args, mut item: ItemImpl, mut errors: Errors) -> TokenStre
 /// the argument's type (one argument) or the tuple of the arguments' types; its output is the
 /// returned type (`T` of `Predicted<T>`).
 fn typed_program(krate: &Path, item: &ItemImpl, call: &Call, returns: &Returns, user_call: &TokenStream) -> Option<TokenStream> {
-    let (output, wrap) = match returns {
+    let (output, wrap, to_output) = match returns {
         Returns::Dynamic => return None,
-        Returns::Predicted(t) => (t, quote!(out)),
-        Returns::Own(t) => (t, quote_spanned!(t.span()=> #krate::Predicted::from_output(out)?)),
+        Returns::Predicted(t) => (t, quote!(out), quote_spanned!(t.span()=> #krate::Predicted::new(prediction))),
+        // A user type goes through `__ProgramOutput` only, so that a type without the serde
+        // derives is one error at the return type.
+        Returns::Own(t) => (
+            t,
+            quote_spanned!(t.span()=> <#t as #krate::__private::__ProgramOutput>::__to_predicted(out)?),
+            quote_spanned!(t.span()=> <#t as #krate::__private::__ProgramOutput>::__from_prediction(prediction)),
+        ),
     };
     let (input, destructure, to_example) = match call {
         Call::Example => return None,
@@ -446,19 +452,19 @@ fn typed_program(krate: &Path, item: &ItemImpl, call: &Call, returns: &Returns, 
             }
 
             fn to_output(prediction: #krate::Prediction) -> #krate::Result<#krate::Predicted<Self::Output>> {
-                #krate::Predicted::new(prediction)
+                #to_output
             }
 
             fn call(
                 &self,
                 input: impl ::core::convert::Into<Self::Input> + ::core::marker::Send,
-            ) -> impl ::core::future::Future<Output = #krate::Result<#krate::Predicted<Self::Output>>> + ::core::marker::Send {
+            ) -> #krate::module::TypedCall<'_, Self::Output> {
                 let input: Self::Input = ::core::convert::Into::into(input);
-                async move {
+                ::std::boxed::Box::pin(async move {
                     #destructure
                     let out = #user_call.map_err(::core::convert::Into::<#krate::Error>::into)?;
                     ::core::result::Result::Ok(#wrap)
-                }
+                })
             }
         }
     })

@@ -2,6 +2,8 @@
 //! `dspy.Evaluate`).
 
 use std::fmt::Write as _;
+use std::future::Future;
+use std::pin::Pin;
 use std::path::{Path, PathBuf};
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -187,10 +189,18 @@ impl<K: MetricKind> Evaluate<K> {
     }
 
     /// Runs `program` on every example's inputs and scores the predictions.
-    pub async fn run<M: Module + ?Sized>(&self, program: &M) -> Result<EvaluationResult>
+    ///
+    /// A plain function returning a boxed future, not an `async fn`: an `async fn`'s future
+    /// repeats its `K: Scores<M>` bound, so a metric over another program's output would be
+    /// reported three times (at the argument, the call and the `.await`); here, once.
+    pub fn run<'a, M: Module + ?Sized>(&'a self, program: &'a M) -> Pin<Box<dyn Future<Output = Result<EvaluationResult>> + Send + 'a>>
     where
         K: Scores<M>,
     {
+        Box::pin(self.run_module(program))
+    }
+
+    async fn run_module<M: Module + ?Sized>(&self, program: &M) -> Result<EvaluationResult> {
         if self.devset.is_empty() {
             return Err(InputError::Dataset { needed_by: "Evaluate".into(), message: "devset must contain at least one example, got an empty devset".into() }.into());
         }

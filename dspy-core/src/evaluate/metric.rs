@@ -159,7 +159,25 @@ impl<O: 'static> MetricKind for Reads<O> {}
 pub trait Scores<P: ?Sized> {}
 
 impl<P: crate::module::Module + ?Sized> Scores<P> for Dynamic {}
-impl<P, O> Scores<P> for Reads<O> where P: crate::module::TypedModule<Output = O> + ?Sized {}
+impl<P, O> Scores<P> for Reads<O>
+where
+    P: crate::module::TypedModule + ?Sized,
+    P::Output: OutputRead<O>,
+{
+}
+
+/// `Self`, a program's typed output, is `O`, the output a typed metric reads: the check behind
+/// [`Scores`], as a trait of its own so that a mismatch is reported with both types named
+/// (an equality bound would read as a `type mismatch resolving` error).
+#[diagnostic::on_unimplemented(
+    message = "this metric reads `{O}`, but the program's typed output is `{Self}`",
+    label = "this program outputs `{Self}`, not `{O}`",
+    note = "a typed metric `|gold: &E, pred: &O|` scores the programs whose `TypedModule::Output` is `O`",
+    note = "`ChainOfThought<S>` and `ProgramOfThought<S>` output `dspy::Reasoned<..>` (the reasoning, then the signature's outputs): their metrics read `pred: &Reasoned<NameOutput>`"
+)]
+pub trait OutputRead<O: ?Sized> {}
+
+impl<T: ?Sized> OutputRead<T> for T {}
 
 /// Anything usable as a metric over examples of type `E`: a [`Metric`] (any program's
 /// [`Prediction`]), or a closure over the typed gold example and typed output,
@@ -187,7 +205,8 @@ impl<P, O> Scores<P> for Reads<O> where P: crate::module::TypedModule<Output = O
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a metric over `{E}`",
     label = "not a metric for this data",
-    note = "a metric is a `Metric`, a closure `|gold: &{E}, pred: &Output| -> bool | f64 | Score` (optionally with a third `Trace` argument), or a dynamic closure `|example: &Example, pred: &Prediction, trace: Option<&[TraceEntry]>| ...`"
+    note = "a metric is a `Metric`, a closure `|gold: &{E}, pred: &Output|` returning `bool`, `f64`, `Score` or `(f64, String)` (optionally with a third `Trace` argument), or a dynamic closure `|example: &Example, pred: &Prediction, trace: Option<&[TraceEntry]>|`",
+    note = "`{E}` is the type of the dataset's rows; `Output` is the program's typed output (`NameOutput` for `Predict<Name>`)"
 )]
 pub trait IntoMetric<'a, E, K> {
     /// What the metric reads ([`Dynamic`] or [`Reads<O>`]).
@@ -207,6 +226,10 @@ pub struct TypedForm<O, R>(std::marker::PhantomData<fn() -> (O, R)>);
 /// The form marker of a typed closure that also reads the [`Trace`].
 pub struct TracedForm<O, R>(std::marker::PhantomData<fn() -> (O, R)>);
 
+// Every impl is `do_not_recommend`: a value that is not a metric is reported as that (the
+// message above, at the user's argument), not as a failed bound of one impl picked at random,
+// nor with a list of the impls.
+#[diagnostic::do_not_recommend]
 impl<'a, E, M> IntoMetric<'a, E, AsMetric> for M
 where
     M: Metric + 'a,
@@ -217,6 +240,7 @@ where
     }
 }
 
+#[diagnostic::do_not_recommend]
 impl<'a, E, F, R> IntoMetric<'a, E, DynamicForm<R>> for F
 where
     F: Fn(&Example, &Prediction, Option<&[TraceEntry]>) -> R + Send + Sync + 'a,
@@ -228,6 +252,7 @@ where
     }
 }
 
+#[diagnostic::do_not_recommend]
 impl<'a, E> IntoMetric<'a, E, Shared> for std::sync::Arc<dyn Metric + 'a> {
     type Kind = Dynamic;
     fn into_metric(self) -> std::sync::Arc<dyn Metric + 'a> {
@@ -235,6 +260,7 @@ impl<'a, E> IntoMetric<'a, E, Shared> for std::sync::Arc<dyn Metric + 'a> {
     }
 }
 
+#[diagnostic::do_not_recommend]
 impl<'a, E> IntoMetric<'a, E, Shared> for &'a (dyn Metric + 'a) {
     type Kind = Dynamic;
     fn into_metric(self) -> std::sync::Arc<dyn Metric + 'a> {
@@ -245,6 +271,7 @@ impl<'a, E> IntoMetric<'a, E, Shared> for &'a (dyn Metric + 'a) {
 /// The form marker of a metric struct passed by reference (`&SemanticF1::new(..)`).
 pub struct ByRef;
 
+#[diagnostic::do_not_recommend]
 impl<'a, E, M: Metric + 'a> IntoMetric<'a, E, ByRef> for &'a M {
     type Kind = Dynamic;
     fn into_metric(self) -> std::sync::Arc<dyn Metric + 'a> {
@@ -270,6 +297,7 @@ impl Metric for Borrowed<'_> {
     }
 }
 
+#[diagnostic::do_not_recommend]
 impl<'a, E, O, R, F> IntoMetric<'a, E, TypedForm<O, R>> for F
 where
     F: Fn(&E, &O) -> R + Send + Sync + 'a,
@@ -283,6 +311,7 @@ where
     }
 }
 
+#[diagnostic::do_not_recommend]
 impl<'a, E, O, R, F> IntoMetric<'a, E, TracedForm<O, R>> for F
 where
     F: Fn(&E, &O, Trace<'_>) -> R + Send + Sync + 'a,

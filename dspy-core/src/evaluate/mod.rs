@@ -8,7 +8,7 @@ pub(crate) mod progress;
 mod semantic_f1;
 
 pub use evaluator::{Evaluate, EvaluationResult, EvaluationRow};
-pub use metric::{AsMetric, ByRef, Dynamic, DynamicForm, IntoMetric, Metric, MetricKind, Reads, Score, Scores, Shared, Trace, TracedForm, TypedForm};
+pub use metric::{AsMetric, ByRef, Dynamic, DynamicForm, IntoMetric, Metric, MetricKind, OutputRead, Reads, Score, Scores, Shared, Trace, TracedForm, TypedForm};
 pub use metrics::{
     answer_exact_match, answer_f1, answer_match, answer_passage_match, dpr_normalize, em_score, exact_match, f1_score,
     hotpot_f1_score, max_f1, max_hotpot_f1, normalize_text, passage_match,

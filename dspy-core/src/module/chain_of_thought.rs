@@ -4,7 +4,7 @@ use std::ops::{Deref, DerefMut};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Module, Predict, Predictor, TypedModule, TypedStream, Untyped, input_map, serialized_example, typed_stream};
+use super::{Module, Predict, Predictor, TypedCall, TypedModule, TypedStream, Untyped, input_map, serialized_example, typed_stream};
 use crate::error::Result;
 use crate::example::Example;
 use crate::prediction::{Predicted, Prediction};
@@ -23,10 +23,24 @@ use crate::signature::{Field, FieldType, Signature, TypedSignature};
 /// assert_eq!(out.get_str("reasoning"), Some("2 + 2 = 4"));
 /// # });
 /// ```
-#[derive(Clone, Debug)]
 pub struct ChainOfThought<S = Untyped> {
     /// The predictor over the extended signature.
     pub predict: Predict<S>,
+}
+
+// By hand, not derived: a derive would require `S: Clone` / `S: Debug`, and a
+// `#[derive(Signature)]` struct is neither, so a `#[module]` holding `ChainOfThought<ItsSignature>`
+// could not be cloned.
+impl<S> Clone for ChainOfThought<S> {
+    fn clone(&self) -> Self {
+        ChainOfThought { predict: self.predict.clone() }
+    }
+}
+
+impl<S> std::fmt::Debug for ChainOfThought<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChainOfThought").field("predict", &self.predict).finish()
+    }
 }
 
 /// The extended signature: `reasoning: str` prepended to the outputs.
@@ -79,9 +93,9 @@ impl<S: TypedSignature> TypedModule for ChainOfThought<S> {
         Predicted::new(prediction)
     }
 
-    fn call(&self, input: impl Into<S::Input> + Send) -> impl std::future::Future<Output = Result<Predicted<Self::Output>>> + Send {
+    fn call(&self, input: impl Into<S::Input> + Send) -> TypedCall<'_, Self::Output> {
         let inputs = input_map(input.into());
-        async move { Predicted::new(self.predict.forward_map(&inputs?).await?) }
+        Box::pin(async move { Predicted::new(self.predict.forward_map(&inputs?).await?) })
     }
 
     fn stream(&self, input: impl Into<S::Input> + Send) -> TypedStream<'_, Self::Output> {

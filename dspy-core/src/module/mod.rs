@@ -28,7 +28,7 @@ pub use chain_of_thought::{ChainOfThought, Reasoned, with_reasoning};
 pub use batch::batch;
 pub use predict::{Predict, Untyped};
 pub use stream::{PredictionStream, StreamItem};
-pub use typed::{TypedModule, TypedStream};
+pub use typed::{TypedCall, TypedModule, TypedStream};
 pub(crate) use typed::{input_map, serialized_example, typed_stream};
 
 pub use majority::{Normalize, default_normalize, majority, majority_by, majority_of};

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use super::{Module, Predictor, TypedModule, TypedStream, input_map, serialized_example, typed_stream};
+use super::{Module, Predictor, TypedCall, TypedModule, TypedStream, input_map, serialized_example, typed_stream};
 use crate::adapter::{self, Adapter};
 use crate::error::{Error, Result, StateError};
 use crate::example::Example;
@@ -108,9 +108,9 @@ impl<S: TypedSignature> TypedModule for Predict<S> {
         Predicted::new(prediction)
     }
 
-    fn call(&self, input: impl Into<S::Input> + Send) -> impl std::future::Future<Output = Result<Predicted<S::Output>>> + Send {
+    fn call(&self, input: impl Into<S::Input> + Send) -> TypedCall<'_, S::Output> {
         let inputs = input_map(input.into());
-        async move { Predicted::new(self.forward_map(&inputs?).await?) }
+        Box::pin(async move { Predicted::new(self.forward_map(&inputs?).await?) })
     }
 
     fn stream(&self, input: impl Into<S::Input> + Send) -> TypedStream<'_, S::Output> {

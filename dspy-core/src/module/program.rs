@@ -273,8 +273,39 @@ pub fn __to_value<T: serde::Serialize>(value: T) -> Result<Value> {
     serde_json::to_value(value).map_err(|e| InputError::NotAnObject { what: "an argument of `forward`".into(), reason: e.to_string() }.into())
 }
 
-/// A typed program's own output as the prediction `Module::forward` returns (generated code).
+/// A type a `#[module]`'s typed `forward` may return (generated code): it is written to the
+/// dynamic prediction and read back from it, so it must be `Serialize` and `Deserialize`.
+///
+/// The generated code reaches serde only through this trait's methods, called on the declared
+/// return type with its span: an output type without the derives is then one error, this
+/// trait's message at the user's return type, instead of one error per serde bound of each
+/// generated use, some of them pointing at the attribute.
 #[doc(hidden)]
-pub fn __output_prediction<T: serde::Serialize>(output: T) -> Result<Prediction> {
-    Ok(Predicted::from_output(output)?.into_parts().1)
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be the output of a typed `forward`: it must derive `Serialize` and `Deserialize`",
+    label = "the program's typed output",
+    note = "add `#[derive(serde::Serialize, serde::Deserialize)]` to `{Self}`: a program's output is also its dynamic `Prediction`, the fields optimizers, `Evaluate` and saved programs read"
+)]
+pub trait __ProgramOutput: Sized {
+    /// The output as the prediction `Module::forward` returns.
+    fn __to_prediction(self) -> Result<Prediction>;
+    /// The output with its prediction, as `TypedModule::call` returns it.
+    fn __to_predicted(self) -> Result<Predicted<Self>>;
+    /// A prediction of the program read as its output (`TypedModule::to_output`).
+    fn __from_prediction(prediction: Prediction) -> Result<Predicted<Self>>;
+}
+
+#[diagnostic::do_not_recommend]
+impl<T: serde::Serialize + DeserializeOwned> __ProgramOutput for T {
+    fn __to_prediction(self) -> Result<Prediction> {
+        Ok(Predicted::from_output(self)?.into_parts().1)
+    }
+
+    fn __to_predicted(self) -> Result<Predicted<Self>> {
+        Predicted::from_output(self)
+    }
+
+    fn __from_prediction(prediction: Prediction) -> Result<Predicted<Self>> {
+        Predicted::new(prediction)
+    }
 }

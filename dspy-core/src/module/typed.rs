@@ -42,6 +42,12 @@ use crate::prediction::{Predicted, Prediction};
 /// assert_eq!(out.answer, "Paris");
 /// assert_eq!(out.reasoning, "Capital.");
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a typed program",
+    label = "this has no typed input and output",
+    note = "typed programs are `Predict<S>`, `ChainOfThought<S>` and the other modules over a typed signature, and `#[module]`s whose `forward` takes typed arguments and returns `Result<YourType>` or `Result<Predicted<T>>`",
+    note = "a `forward` over `&Example`, or returning `Result<Prediction>`, makes a dynamic module: score it with a metric over `&Example, &Prediction`"
+)]
 pub trait TypedModule: Module {
     /// The typed inputs (`call` takes anything `Into` them).
     type Input: Send + 'static;
@@ -56,12 +62,16 @@ pub trait TypedModule: Module {
     fn to_output(prediction: Prediction) -> Result<Predicted<Self::Output>>;
 
     /// Runs the program on typed inputs.
-    fn call(&self, input: impl Into<Self::Input> + Send) -> impl Future<Output = Result<Predicted<Self::Output>>> + Send
+    ///
+    /// The future is a [`TypedCall`] (boxed), not an `impl Future`: an opaque future would
+    /// repeat the `Into<Self::Input>` bound, so a call with the wrong input type would be
+    /// reported three times (at the method, the call and the `.await`); here, once.
+    fn call(&self, input: impl Into<Self::Input> + Send) -> TypedCall<'_, Self::Output>
     where
         Self: Sized,
     {
         let example = Self::to_example(input.into());
-        async move { Self::to_output(self.forward(&example?).await?) }
+        Box::pin(async move { Self::to_output(self.forward(&example?).await?) })
     }
 
     /// [`TypedModule::call`] for scripts and sync code: runs on a private runtime.
@@ -99,6 +109,9 @@ pub trait TypedModule: Module {
         Box::pin(futures::stream::once(async move { call.await.map(StreamItem::Done) }))
     }
 }
+
+/// A typed run: the future [`TypedModule::call`] returns.
+pub type TypedCall<'a, O> = std::pin::Pin<Box<dyn Future<Output = Result<Predicted<O>>> + Send + 'a>>;
 
 /// A typed run, streamed: chunks of output text, then the typed result.
 pub type TypedStream<'a, O> = std::pin::Pin<Box<dyn futures::Stream<Item = Result<StreamItem<Predicted<O>>>> + Send + 'a>>;

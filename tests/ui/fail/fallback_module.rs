@@ -5,19 +5,19 @@ use dspy::prelude::*;
 signature! { pub Answer = "question -> answer" }
 
 #[module(clone = false)]
-struct Program {
+struct Qa {
     qa: ChainOfThought<Answer>,
 }
 
 #[module]
-impl Program {
+impl Qa {
     async fn forward(&self, question: String) -> Result<Prediction> {
         Ok(self.qa.call(question).await?.prediction().clone())
     }
 }
 
 fn main() {
-    let program = Program { qa: ChainOfThought::new() };
+    let program = Qa { qa: ChainOfThought::new() };
     let copy = program.clone();
     let _ = copy.named_predictors();
 }
