@@ -405,12 +405,12 @@ fn expand_impl(args: &Args, mut item: ItemImpl, mut errors: Errors) -> TokenStre
 fn typed_program(krate: &Path, item: &ItemImpl, call: &Call, returns: &Returns, user_call: &TokenStream) -> Option<TokenStream> {
     let (output, wrap, to_output) = match returns {
         Returns::Dynamic => return None,
-        Returns::Predicted(t) => (t, quote!(out), quote_spanned!(t.span()=> #krate::Predicted::new(prediction))),
+        Returns::Predicted(t) => (t, quote!(::core::result::Result::Ok(out)), quote_spanned!(t.span()=> #krate::Predicted::new(prediction))),
         // A user type goes through `__ProgramOutput` only, so that a type without the serde
         // derives is one error at the return type.
         Returns::Own(t) => (
             t,
-            quote_spanned!(t.span()=> <#t as #krate::__private::__ProgramOutput>::__to_predicted(out)?),
+            quote_spanned!(t.span()=> <#t as #krate::__private::__ProgramOutput>::__to_predicted(out)),
             quote_spanned!(t.span()=> <#t as #krate::__private::__ProgramOutput>::__from_prediction(prediction)),
         ),
     };
@@ -463,7 +463,7 @@ fn typed_program(krate: &Path, item: &ItemImpl, call: &Call, returns: &Returns, 
                 ::std::boxed::Box::pin(async move {
                     #destructure
                     let out = #user_call.map_err(::core::convert::Into::<#krate::Error>::into)?;
-                    ::core::result::Result::Ok(#wrap)
+                    #wrap
                 })
             }
         }

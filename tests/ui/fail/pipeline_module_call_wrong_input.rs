@@ -15,6 +15,12 @@ struct Report {
     summary: String,
 }
 
+/// The program's input: a document (its fields are the inputs).
+#[derive(Serialize, Deserialize)]
+struct Document {
+    text: String,
+}
+
 #[module]
 struct Pipeline {
     summarize: ChainOfThought<Summarize>,
@@ -22,13 +28,14 @@ struct Pipeline {
 
 #[module]
 impl Pipeline {
-    async fn forward(&self, text: String) -> Result<Report> {
-        let out = self.summarize.call(SummarizeInput { text }).await?;
+    async fn forward(&self, #[flatten] doc: Document) -> Result<Report> {
+        let out = self.summarize.call(SummarizeInput { text: doc.text }).await?;
         Ok(Report { summary: out.summary.clone() })
     }
 }
 
 async fn run(pipeline: &Pipeline) -> Result<String> {
+    // The program takes a `Document`, not its first step's input.
     let report = pipeline.call(SummarizeInput { text: "a long text".into() }).await?;
     Ok(report.summary.clone())
 }
