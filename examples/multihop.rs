@@ -63,10 +63,7 @@ const CORPUS: [&str; 4] = [
 
 #[tokio::main]
 async fn main() {
-    if let Err(e) = run().await {
-        eprintln!("error: {e}");
-        std::process::exit(1);
-    }
+    common::exit_on_error(run().await);
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {

@@ -22,10 +22,7 @@ struct BasicQA {
 }
 
 fn main() {
-    if let Err(e) = run() {
-        eprintln!("error: {e}");
-        std::process::exit(1);
-    }
+    common::exit_on_error(run());
 }
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {

@@ -64,3 +64,12 @@ fn hashed_words(text: &str) -> Vec<f32> {
     }
     v
 }
+
+/// Ends an example: on an error, prints its message (`Display`, not a `Debug` dump) and exits
+/// with status 1.
+pub fn exit_on_error(result: Result<(), Box<dyn std::error::Error>>) {
+    if let Err(e) = result {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
