@@ -131,13 +131,20 @@ impl<M> Parallel<M> {
     where
         N: Module + ?Sized + 'a,
     {
-        let pairs: Vec<(&N, Example)> = pairs.into_iter().collect();
-        let progress = Progress::new(pairs.len(), self.progress);
         let access = self.access_examples;
-        let futures = pairs.into_iter().map(|(module, example)| async move {
-            let inputs = if access { example.inputs() } else { example };
-            module.forward(&inputs).await
-        });
+        let futures: Vec<_> = pairs
+            .into_iter()
+            .map(|(module, example)| async move {
+                let inputs = if access { example.inputs() } else { example };
+                module.forward(&inputs).await
+            })
+            .collect();
+        self.bounded(futures).await
+    }
+
+    /// Polls `futures` within this runner's limits, with its progress bar.
+    async fn bounded<Fut: Future<Output = Result<Prediction>>>(&self, futures: Vec<Fut>) -> Result<Vec<Result<Prediction>>> {
+        let progress = Progress::new(futures.len(), self.progress);
         let out = run_bounded(futures, self.num_threads, self.max_errors, |done, errors, _| {
             progress.set(done, &format!("Processed {done} / {} examples, {errors} error(s)", progress.total()));
         })
@@ -172,11 +179,7 @@ impl<M: Module> Module for Parallel<M> {
             })
             .collect::<Result<Vec<Example>>>()?;
         let module = &self.module;
-        let progress = Progress::new(examples.len(), self.progress);
-        let calls: Vec<_> = examples.iter().map(|e| module.forward(e)).collect();
-        let results = run_bounded(calls, self.num_threads, self.max_errors, |done, _, _| progress.set(done, "")).await;
-        progress.finish();
-        let results = results?;
+        let results = self.bounded(examples.iter().map(|e| module.forward(e)).collect()).await?;
         let usage = results.iter().flatten().map(Prediction::usage).fold(crate::lm::Usage::default(), |a, b| a + b);
         let outputs = results.into_iter().map(|r| r.map(|p| p.outputs().clone()).unwrap_or_default()).collect();
         Ok(Prediction::from_completions(outputs).with_usage(usage))
