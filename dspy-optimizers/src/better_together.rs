@@ -12,7 +12,7 @@ use dspy_core::{Example, Module, usage};
 use rand::seq::SliceRandom;
 use serde_json::json;
 
-use crate::engine::{RunConfig, seeded_rng};
+use crate::engine::{RunConfig, Traces, seeded_rng};
 use crate::{BootstrapFewShotWithRandomSearch, BootstrapFinetune, CompileReport, Compiled, Optimizer, Split, Trial};
 
 /// Why a BetterTogether compilation could not start.
@@ -334,7 +334,7 @@ where
                         None => (program, None),
                         // DSPy's `eval_candidate_program` scores a failed evaluation 0.
                         Some(v) => {
-                            let score = match engine.evaluate_with(&program, v, metric, false, "Evaluating").await {
+                            let score = match engine.evaluate_with(&program, v, metric, Traces::Off, "Evaluating").await {
                                 Ok(run) => run.score,
                                 Err(e) => {
                                     tracing::error!(error = %e, "evaluating a candidate failed; scored 0");

@@ -16,7 +16,7 @@ use rand::seq::{IndexedRandom, SliceRandom};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::engine::{Engine, RunConfig, SeededRng, cleared_copy, derive_seed, seeded_rng, with_rollout};
+use crate::engine::{Engine, RunConfig, SeededRng, Traces, cleared_copy, derive_seed, seeded_rng, with_rollout};
 use crate::labeled_few_shot::assign_labeled;
 use crate::progress::Progress;
 use crate::{CompileReport, Compiled, Optimizer, augmented_demo};
@@ -228,7 +228,7 @@ impl BootstrapFewShot {
                 Some(lm) => Settings::new().lm(lm),
                 None => Settings::new(),
             };
-            let outcome = settings::context(overrides, engine.run_example(program, example, Some(metric), true)).await;
+            let outcome = settings::context(overrides, engine.run_example(program, example, Some(metric), Traces::ForMetric)).await;
             if outcome.skipped {
                 out.refused = true;
                 break;

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::bootstrap::check_same_structure;
-use crate::engine::{RunConfig, seeded_rng};
+use crate::engine::{RunConfig, Traces, seeded_rng};
 use crate::report::write_atomic;
 use crate::{CompileReport, Compiled, Optimizer};
 
@@ -925,9 +925,9 @@ impl BootstrapFinetune {
         engine: &crate::Engine,
     ) -> Result<Vec<TraceData>, FinetuneError> {
         let run = if self.filter_by_metric {
-            engine.evaluate_with(program, trainset, metric, true, "Bootstrapping traces").await?
+            engine.evaluate_with(program, trainset, metric, Traces::Keep, "Bootstrapping traces").await?
         } else {
-            engine.run_all(program, trainset, true).await?
+            engine.run_all(program, trainset, Traces::Keep).await?
         };
         Ok(run
             .outcomes

@@ -295,6 +295,21 @@ impl EvalRun {
     }
 }
 
+/// Which traces a run keeps, and whether its metric sees them. DSPy decides this per
+/// optimizer, and a trace-aware metric (`score if trace is None else score >= t`) scores
+/// differently with one, so each optimizer asks for exactly what DSPy's does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Traces {
+    /// No trace is kept; the metric gets none (DSPy's `Evaluate`).
+    Off,
+    /// The run's trace is kept for the optimizer (reflection, rules, fine-tuning data), and the
+    /// metric gets none: DSPy's `bootstrap_trace_data` (GEPA, BootstrapFinetune) and SIMBA.
+    Keep,
+    /// The trace is kept and handed to the metric, as only DSPy's BootstrapFewShot does
+    /// (`metric(example, prediction, trace)`).
+    ForMetric,
+}
+
 /// Runs programs over examples: bounded concurrency (cooperative, on the calling task, so the
 /// caller's settings apply), results in input order, per-example scores through the metric's
 /// `try_score` (so LM-judged metrics work), errors counted up to `max_errors`, optional
@@ -412,21 +427,22 @@ impl Engine {
 
     /// Evaluates `program` on `examples` (no traces), with any metric ([`IntoMetric`]).
     pub async fn evaluate<'m, M: Module + ?Sized, K>(&self, program: &M, examples: &[Example], metric: impl IntoMetric<'m, Example, K>) -> Result<EvalRun> {
-        self.evaluate_with(program, examples, &*metric.into_metric(), false, "Evaluating").await
+        self.evaluate_with(program, examples, &*metric.into_metric(), Traces::Off, "Evaluating").await
     }
 
-    /// Evaluates `program` on `examples`, keeping each run's trace.
+    /// Evaluates `program` on `examples`, keeping each run's trace (the metric gets none, as in
+    /// DSPy's `bootstrap_trace_data`).
     pub async fn evaluate_traced<'m, M: Module + ?Sized, K>(&self, program: &M, examples: &[Example], metric: impl IntoMetric<'m, Example, K>) -> Result<EvalRun> {
-        self.evaluate_with(program, examples, &*metric.into_metric(), true, "Evaluating").await
+        self.evaluate_with(program, examples, &*metric.into_metric(), Traces::Keep, "Evaluating").await
     }
 
-    /// Evaluates with traces on or off, labelling the progress bar with `label`.
+    /// Evaluates with the traces asked for, labelling the progress bar with `label`.
     pub async fn evaluate_with<M: Module + ?Sized>(
         &self,
         program: &M,
         examples: &[Example],
         metric: &dyn Metric,
-        traces: bool,
+        traces: Traces,
         label: &str,
     ) -> Result<EvalRun> {
         let started = Instant::now();
@@ -452,7 +468,7 @@ impl Engine {
 
     /// Runs `program` on every example without a metric (e.g. to collect traces), with the
     /// same concurrency, order, budget (no metric calls are reserved) and error limit.
-    pub async fn run_all<M: Module + ?Sized>(&self, program: &M, examples: &[Example], traces: bool) -> Result<EvalRun> {
+    pub async fn run_all<M: Module + ?Sized>(&self, program: &M, examples: &[Example], traces: Traces) -> Result<EvalRun> {
         let started = Instant::now();
         let results = self.map_bounded(examples.iter(), |example| self.run_inner(program, example, None, traces)).await;
         self.collect(results, started, false)
@@ -489,14 +505,15 @@ impl Engine {
         Ok(run)
     }
 
-    /// Runs `program` on one example (its inputs), scores it with `metric` if given, with the
-    /// trace if asked. Checks and charges the budget; never fails: errors are in the outcome.
+    /// Runs `program` on one example (its inputs), scores it with `metric` if given, keeping the
+    /// trace (and handing it to the metric) as `traces` says. Checks and charges the budget;
+    /// never fails: errors are in the outcome.
     pub async fn run_example<M: Module + ?Sized>(
         &self,
         program: &M,
         example: &Example,
         metric: Option<&dyn Metric>,
-        traces: bool,
+        traces: Traces,
     ) -> ExampleOutcome {
         self.run_inner(program, example, metric, traces).await.0
     }
@@ -506,7 +523,7 @@ impl Engine {
         program: &M,
         example: &Example,
         metric: Option<&dyn Metric>,
-        traces: bool,
+        traces: Traces,
     ) -> (ExampleOutcome, Option<Error>) {
         let allowed = if metric.is_some() { self.budget.try_start() } else { self.budget.try_start_unscored() };
         if !allowed {
@@ -517,7 +534,7 @@ impl Engine {
             let result = match (prediction, metric) {
                 (Err(e), _) => Err((None, e)),
                 (Ok(p), None) => Ok((p, None)),
-                (Ok(p), Some(metric)) => match metric.try_score(example, &p, traces.then_some(trace.as_slice())).await {
+                (Ok(p), Some(metric)) => match metric.try_score(example, &p, (traces == Traces::ForMetric).then_some(trace.as_slice())).await {
                     Ok(score) => Ok((p, Some(score))),
                     Err(e) => Err((Some(p), e)),
                 },
@@ -527,7 +544,7 @@ impl Engine {
         .await;
         let lm_calls = used.total().calls.max(trace.len() as u64);
         self.budget.record_lm_calls(lm_calls);
-        let trace = if traces { trace } else { Vec::new() };
+        let trace = if traces == Traces::Off { Vec::new() } else { trace };
         match result {
             Ok((prediction, score)) => {
                 (ExampleOutcome { prediction: Some(prediction), score, trace, lm_calls, usage: used, ..ExampleOutcome::default() }, None)

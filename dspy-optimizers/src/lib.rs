@@ -114,7 +114,7 @@ pub use bootstrap::BootstrapFewShot;
 pub use bootstrap_finetune::{BootstrapFinetune, FinetuneError, Finetuner, LocalCommand, OpenAIFinetuner};
 pub use copro::Copro;
 pub use gepa::Gepa;
-pub use engine::{Budget, Engine, RunConfig, SeededRng, seeded_rng};
+pub use engine::{Budget, Engine, RunConfig, SeededRng, Traces, seeded_rng};
 pub use ensemble::{EnsembledProgram, Ensemble};
 pub use knn_few_shot::{KNNFewShot, KNNFewShotProgram};
 pub use labeled_few_shot::LabeledFewShot;

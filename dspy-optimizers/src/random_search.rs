@@ -11,7 +11,7 @@ use dspy_core::{Error, Example, InputError, LanguageModel, Module, Result, usage
 use serde_json::json;
 
 use crate::bootstrap::{BootstrapFewShot, CandidateSpec, ScheduleRng, build_candidate, candidate_schedule};
-use crate::engine::{Engine, RunConfig};
+use crate::engine::{Engine, RunConfig, Traces};
 use crate::progress::Progress;
 use crate::{CompileReport, Compiled, Optimizer, Split, Trial};
 
@@ -233,7 +233,7 @@ impl BootstrapFewShotWithRandomSearch {
             }
             let lm_before = engine.budget_ref().lm_calls();
             let program = build_candidate(&boot, &spec, student, teacher, trainset, metric, engine, self.labeled_sample).await?;
-            let run = engine.evaluate_with(&program, valset, metric, false, &spec.describe()).await?;
+            let run = engine.evaluate_with(&program, valset, metric, Traces::Off, &spec.describe()).await?;
             let demos: Vec<usize> = program.named_predictors().iter().map(|(_, p)| p.demos().len()).collect();
             let trial = Trial::from_run(spec.describe(), Split::Val, &run)
                 .lm_calls(engine.budget_ref().lm_calls() - lm_before)

@@ -32,7 +32,7 @@ use rand::RngExt;
 use rand::seq::{IndexedRandom, SliceRandom};
 use serde_json::{Map, Value, json};
 
-use crate::engine::{ConfiguredLm, Engine, RunConfig, SeededRng, derive_seed, seeded_rng, with_rollout};
+use crate::engine::{ConfiguredLm, Engine, RunConfig, SeededRng, Traces, derive_seed, seeded_rng, with_rollout};
 use crate::proposer::{offer_feedback, predict_once, program_pseudocode};
 use crate::tpe::weighted_index;
 use crate::{CompileReport, Compiled, Optimizer, Split, Trial, augmented_demo};
@@ -306,7 +306,7 @@ impl Simba {
         engine
             .map_bounded(pairs.iter(), |(program, ctx, ex)| async move {
                 let names: HashMap<PredictorId, String> = program.named_predictors().into_iter().map(|(n, p)| (p.id(), n)).collect();
-                let run = engine.run_example(program, &examples[*ex], Some(metric), true);
+                let run = engine.run_example(program, &examples[*ex], Some(metric), Traces::Keep);
                 let outcome = match ctx {
                     Some(lm) => settings::context(Settings::new().lm(lm.clone()), run).await,
                     None => run.await,
