@@ -448,39 +448,6 @@ fn doc_example_derive() {
 }
 
 #[test]
-fn doc_example_module() {
-    signature! { pub GenerateAnswer = "context: list[str], question -> answer" }
-
-    #[module]
-    struct Rag {
-        generate_answer: ChainOfThought<GenerateAnswer>,
-        #[skip]
-        passages: usize,
-    }
-
-    #[derive(serde::Serialize, serde::Deserialize)]
-    struct Answer {
-        answer: String,
-    }
-
-    #[module]
-    impl Rag {
-        async fn forward(&self, question: String) -> Result<Answer> {
-            let context = vec!["Paris is the capital of France.".to_string(); self.passages];
-            let out = self.generate_answer.call((context, question)).await?;
-            Ok(Answer { answer: out.answer.clone() })
-        }
-    }
-
-    let rag = Rag { generate_answer: ChainOfThought::new(), passages: 1 };
-    let names: Vec<String> = rag.named_predictors().into_iter().map(|(n, _)| n).collect();
-    assert_eq!(names, ["generate_answer.predict"]);
-    let lm = DummyLM::new(vec![serde_json::json!({"reasoning": "Given.", "answer": "Paris"})]);
-    let out = rag.with_lm(lm).call_blocking("Capital of France?").unwrap();
-    assert_eq!(out.answer, "Paris");
-}
-
-#[test]
 fn doc_example_signature_expression() {
     let lm = DummyLM::new(vec![serde_json::json!({"answer": "true", "score": "2"})]);
     let check = Predict::typed(signature!("claim, context: list[str] -> answer: bool, score: int")).with_lm(lm);

@@ -410,12 +410,17 @@ mod doc_example_module {
         passages: usize,
     }
 
+    #[derive(serde::Serialize, serde::Deserialize)]
+    struct Answer {
+        answer: String,
+    }
+
     #[module]
     impl Rag {
-        async fn forward(&self, question: String) -> Result<Prediction> {
+        async fn forward(&self, question: String) -> Result<Answer> {
             let context = vec!["Paris is the capital of France.".to_string(); self.passages];
             let out = self.generate_answer.call((context, question)).await?;
-            Ok(out.prediction().clone())
+            Ok(Answer { answer: out.answer.clone() })
         }
     }
 
@@ -424,8 +429,8 @@ mod doc_example_module {
         let rag = Rag { generate_answer: ChainOfThought::new(), passages: 1 };
         let names: Vec<String> = rag.named_predictors().into_iter().map(|(n, _)| n).collect();
         assert_eq!(names, ["generate_answer.predict"]);
-        let lm = std::sync::Arc::new(DummyLM::new(vec![serde_json::json!({"reasoning": "r", "answer": "Paris"})]));
-        let out = dspy::block_on(dspy::settings::context(Settings::new().lm(lm), rag.forward("Capital of France?".into()))).unwrap();
-        assert_eq!(out.get_str("answer"), Some("Paris"));
+        let lm = DummyLM::new(vec![serde_json::json!({"reasoning": "Given.", "answer": "Paris"})]);
+        let out = rag.with_lm(lm).call_blocking("Capital of France?").unwrap();
+        assert_eq!(out.answer, "Paris");
     }
 }

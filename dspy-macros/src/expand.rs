@@ -31,22 +31,8 @@ fn try_derive(input: &DeriveInput) -> syn::Result<TokenStream> {
 /// `{Name}Input`, `{Name}Output` and `impl TypedSignature for Name`.
 pub fn typed_signature(model: &Model) -> TokenStream {
     let Model { krate, vis, ident, input_ident, output_ident, name, .. } = model;
-    let serde_crate = format!("{}::__private::serde", quote!(#krate)).replace(' ', "");
-    let struct_fields = |kind: Kind| {
-        model.fields.iter().filter(move |f| f.kind == kind).map(|f| {
-            let ModelField { ident, ty, docs, .. } = f;
-            let rename = f.renamed.then(|| {
-                let name = &f.name;
-                quote_spanned!(f.ty_span=> #[serde(rename = #name)])
-            });
-            // Every token spanned at the type, so that errors about this field point at it.
-            quote_spanned! {f.ty_span=>
-                #docs
-                #rename
-                pub #ident: #ty
-            }
-        })
-    };
+    let serde_crate = serde_crate(krate);
+    let struct_fields = |kind: Kind| model.fields.iter().filter(move |f| f.kind == kind).map(|f| struct_field(f, &f.ty, None));
     let input_fields = struct_fields(Kind::Input);
     let output_fields = struct_fields(Kind::Output);
     let input_doc = format!("The inputs of [`{ident}`] (its `TypedSignature::Input`).");
@@ -101,34 +87,43 @@ pub fn typed_signature(model: &Model) -> TokenStream {
     }
 }
 
+/// The path of the re-exported serde, for `#[serde(crate = "...")]`.
+fn serde_crate(krate: &syn::Path) -> String {
+    format!("{}::__private::serde", quote!(#krate)).replace(' ', "")
+}
+
+/// One field of a generated struct: the user's docs, the serde rename, `extra` attributes,
+/// then `pub ident: ty`. Every token is spanned at the user's type, so that errors about this
+/// field point at it.
+fn struct_field(f: &ModelField, ty: &TokenStream, extra: Option<TokenStream>) -> TokenStream {
+    let ModelField { ident, docs, .. } = f;
+    let rename = f.renamed.then(|| {
+        let name = &f.name;
+        quote_spanned!(f.ty_span=> #[serde(rename = #name)])
+    });
+    quote_spanned! {f.ty_span=>
+        #docs
+        #rename
+        #extra
+        pub #ident: #ty
+    }
+}
+
 /// `{Name}Example`: a row of a dataset for this task, the inputs and the gold outputs (an
 /// `unlabeled` output as `Option<_>`), with `TypedExample` and the conversions into the inputs.
 pub fn example_type(model: &Model) -> TokenStream {
     let Model { krate, vis, ident, input_ident, example_ident, .. } = model;
-    let serde_crate = format!("{}::__private::serde", quote!(#krate)).replace(' ', "");
+    let serde_crate = serde_crate(krate);
     let fields = model.fields.iter().map(|f| {
-        let ModelField { ident, ty, docs, .. } = f;
-        let rename = f.renamed.then(|| {
-            let name = &f.name;
-            quote_spanned!(f.ty_span=> #[serde(rename = #name)])
-        });
-        let already_optional = ty.to_string().replace(' ', "").trim_start_matches("::core::option::").starts_with("Option<");
-        if f.unlabeled {
-            // Unknown labels are left out of the example, not written as `null` (a real `None`).
-            let ty = if already_optional { quote!(#ty) } else { quote!(::core::option::Option<#ty>) };
-            quote_spanned! {f.ty_span=>
-                #docs
-                #rename
-                #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
-                pub #ident: #ty
-            }
-        } else {
-            quote_spanned! {f.ty_span=>
-                #docs
-                #rename
-                pub #ident: #ty
-            }
+        if !f.unlabeled {
+            return struct_field(f, &f.ty, None);
         }
+        // Unknown labels are left out of the example, not written as `null` (a real `None`).
+        let ty = &f.ty;
+        let already_optional = ty.to_string().replace(' ', "").trim_start_matches("::core::option::").starts_with("Option<");
+        let ty = if already_optional { quote!(#ty) } else { quote!(::core::option::Option<#ty>) };
+        let skip = quote_spanned!(f.ty_span=> #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]);
+        struct_field(f, &ty, Some(skip))
     });
     let input_names: Vec<&String> = model.inputs().map(|f| &f.name).collect();
     let input_fields: Vec<&syn::Ident> = model.inputs().map(|f| &f.ident).collect();
