@@ -90,7 +90,7 @@ async fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
             r.wall - r.in_lm,
             r.lm_calls,
             r.metric_calls,
-            100.0 * r.score
+            r.score
         );
     }
     let worst = rows.iter().map(|r| r.wall - r.in_lm).fold(0.0, f64::max);

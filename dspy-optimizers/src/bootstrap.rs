@@ -18,13 +18,14 @@ use serde_json::json;
 
 use crate::engine::{Engine, RunConfig, SeededRng, Traces, cleared_copy, derive_seed, seeded_rng, with_rollout};
 use crate::labeled_few_shot::assign_labeled;
-use crate::progress::Progress;
+use dspy_core::evaluate::Progress;
 use crate::{CompileReport, Compiled, Optimizer, augmented_demo};
 
 /// Composes each predictor's demos from bootstrapped traces and labeled examples.
 ///
 /// Defaults as DSPy: `max_bootstrapped_demos = 4`, `max_labeled_demos = 16`, `max_rounds = 1`,
-/// `metric_threshold = None` (a pass is a score > 0), `max_errors = 10`, seed 0.
+/// `metric_threshold = None` (a pass is a non-zero score; a threshold of 0 means the same, as in
+/// DSPy), `max_errors = 10`, seed 0.
 ///
 /// The teacher is the student (its demos replaced by `max_labeled_demos` labeled examples,
 /// each example's own demo hidden while it runs) unless one is given to
@@ -288,7 +289,7 @@ pub(crate) async fn bootstrap_traces<P: Module + Clone>(
         traces: teacher.named_predictors().into_iter().map(|(n, _)| (n, Vec::new())).collect(),
         ..BootstrapResult::default()
     };
-    let progress = Progress::new(trainset.len(), "Bootstrapping", engine.shows_progress());
+    let progress = Progress::new(trainset.len(), engine.shows_progress());
     let mut next = 0;
     while next < trainset.len() && result.bootstrapped.len() < max_bootstraps {
         let needed = max_bootstraps - result.bootstrapped.len();
@@ -302,10 +303,8 @@ pub(crate) async fn bootstrap_traces<P: Module + Clone>(
             result.attempts += one.attempts;
             result.errors += one.errors;
             refused |= one.refused;
-            if let Some(max) = engine.error_limit()
-                && one.errors > 0
-                && result.errors >= max
-            {
+            let max = config.run.effective_max_errors();
+            if one.errors > 0 && result.errors >= max {
                 progress.finish();
                 let last = one.last_error.unwrap_or_default();
                 return Err(Error::TooManyErrors { errors: result.errors, max_errors: max, last: Box::new(Error::msg(last)) });
@@ -445,27 +444,45 @@ pub(crate) enum ScheduleRng<'a> {
     Shared(&'a mut SeededRng),
 }
 
+/// Which of the non-bootstrapped candidates (seed -3 zero-shot, seed -2 labeled-only) a
+/// schedule has; DSPy's two schedules differ here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum NonBootstrapped {
+    /// Both, always: `BootstrapFewShotWithRandomSearch` (with `max_labeled_demos = 0`, seed -2
+    /// is `LabeledFewShot(k=0)`, a copy without demos).
+    Always,
+    /// Zero-shot, and labeled-only when `max_labeled_demos > 0`: `create_n_fewshot_demo_sets`
+    /// with `include_non_bootstrapped` (MIPROv2).
+    IfLabeled,
+    /// Neither (`include_non_bootstrapped = False`).
+    Never,
+}
+
 /// DSPy's candidate schedule over seeds `-3..num_shuffled`: zero-shot, labeled-only,
 /// unshuffled bootstrap, then shuffled bootstraps each with a trainset permutation and a
 /// number of demos drawn in `min_num_samples..=max_bootstrapped_demos`.
 ///
-/// As in DSPy's `create_n_fewshot_demo_sets`, seed -3 falls through to a shuffled candidate
-/// when `include_non_bootstrapped` is false, and so does seed -2 when in addition
-/// `max_labeled_demos` is 0.
+/// Seeds -3 and -2 follow [`NonBootstrapped`]: a seed that gets no zero-shot or labeled-only
+/// candidate falls through to a shuffled one.
 pub(crate) fn candidate_schedule(
     num_shuffled: usize,
     trainset_len: usize,
     max_bootstrapped_demos: usize,
     min_num_samples: usize,
     max_labeled_demos: usize,
-    include_non_bootstrapped: bool,
+    non_bootstrapped: NonBootstrapped,
     mut rng: ScheduleRng<'_>,
 ) -> Vec<CandidateSpec> {
     let mut out = Vec::with_capacity(num_shuffled + 3);
+    let (zero_shot, labeled) = match non_bootstrapped {
+        NonBootstrapped::Always => (true, true),
+        NonBootstrapped::IfLabeled => (true, max_labeled_demos > 0),
+        NonBootstrapped::Never => (false, false),
+    };
     for seed in -3..num_shuffled as i64 {
-        let kind = if seed == -3 && include_non_bootstrapped {
+        let kind = if seed == -3 && zero_shot {
             Some(CandidateKind::ZeroShot)
-        } else if seed == -2 && max_labeled_demos > 0 && include_non_bootstrapped {
+        } else if seed == -2 && labeled {
             Some(CandidateKind::LabeledOnly)
         } else if seed == -1 {
             Some(CandidateKind::Unshuffled)
@@ -576,7 +593,7 @@ pub(crate) async fn create_n_fewshot_demo_sets<P: Module + Clone>(
         config.max_bootstrapped_demos,
         min_num_samples,
         config.max_labeled_demos,
-        include_non_bootstrapped,
+        if include_non_bootstrapped { NonBootstrapped::IfLabeled } else { NonBootstrapped::Never },
         ScheduleRng::Shared(rng),
     );
     let mut sets = Vec::with_capacity(schedule.len());
@@ -591,12 +608,12 @@ pub(crate) async fn create_n_fewshot_demo_sets<P: Module + Clone>(
 mod examples {
     //! DSPy's candidate schedule (crate-internal), checked against DSPy's seeds.
 
-    use super::{CandidateKind, ScheduleRng, candidate_schedule};
+    use super::{CandidateKind, NonBootstrapped, ScheduleRng, candidate_schedule};
     use crate::seeded_rng;
 
     #[test]
     fn candidate_schedule_follows_dspy_seeds() {
-        let s = candidate_schedule(5, 10, 4, 1, 16, true, ScheduleRng::PerCandidate(0));
+        let s = candidate_schedule(5, 10, 4, 1, 16, NonBootstrapped::Always, ScheduleRng::PerCandidate(0));
         let seeds: Vec<i64> = s.iter().map(|c| c.seed).collect();
         assert_eq!(seeds, [-3, -2, -1, 0, 1, 2, 3, 4]);
         assert_eq!(s[0].kind, CandidateKind::ZeroShot);
@@ -614,42 +631,45 @@ mod examples {
         assert!(s[3..].windows(2).any(|w| w[0].order != w[1].order));
         // Per-candidate generators (DSPy's `random.Random(seed)`): candidate `seed` is the same
         // however many candidates are scheduled, and the same base seed gives the same schedule.
-        let longer = candidate_schedule(9, 10, 4, 1, 16, true, ScheduleRng::PerCandidate(0));
+        let longer = candidate_schedule(9, 10, 4, 1, 16, NonBootstrapped::Always, ScheduleRng::PerCandidate(0));
         assert_eq!(&longer[..s.len()], &s[..]);
-        assert_eq!(candidate_schedule(5, 10, 4, 1, 16, true, ScheduleRng::PerCandidate(0)), s);
-        let other = candidate_schedule(5, 10, 4, 1, 16, true, ScheduleRng::PerCandidate(1));
+        assert_eq!(candidate_schedule(5, 10, 4, 1, 16, NonBootstrapped::Always, ScheduleRng::PerCandidate(0)), s);
+        let other = candidate_schedule(5, 10, 4, 1, 16, NonBootstrapped::Always, ScheduleRng::PerCandidate(1));
         assert_ne!(other[3..], s[3..]);
     }
 
     #[test]
     fn candidate_schedule_fall_throughs_and_shared_rng() {
         // Without the non-bootstrapped candidates, seeds -3 and -2 become shuffled ones.
-        let s = candidate_schedule(2, 6, 3, 1, 16, false, ScheduleRng::PerCandidate(0));
+        let s = candidate_schedule(2, 6, 3, 1, 16, NonBootstrapped::Never, ScheduleRng::PerCandidate(0));
         let kinds: Vec<bool> = s.iter().map(|c| matches!(c.kind, CandidateKind::Shuffled { .. })).collect();
         assert_eq!(kinds, [true, true, false, true, true]);
         assert_eq!(s[2].kind, CandidateKind::Unshuffled);
-        // No labeled demos: seed -2 falls through, -3 stays zero-shot.
-        let s = candidate_schedule(0, 6, 3, 1, 0, true, ScheduleRng::PerCandidate(0));
+        // No labeled demos: in MIPROv2's demo sets seed -2 falls through, -3 stays zero-shot;
+        // random search keeps its LabeledFewShot(k=0) candidate.
+        let s = candidate_schedule(0, 6, 3, 1, 0, NonBootstrapped::IfLabeled, ScheduleRng::PerCandidate(0));
         assert_eq!(s[0].kind, CandidateKind::ZeroShot);
         assert!(matches!(s[1].kind, CandidateKind::Shuffled { .. }));
         assert_eq!(s[2].kind, CandidateKind::Unshuffled);
+        let s = candidate_schedule(0, 6, 3, 1, 0, NonBootstrapped::Always, ScheduleRng::PerCandidate(0));
+        assert_eq!(s[1].kind, CandidateKind::LabeledOnly);
         // min_num_samples above the maximum is clamped to it.
-        let s = candidate_schedule(3, 6, 2, 5, 4, true, ScheduleRng::PerCandidate(0));
+        let s = candidate_schedule(3, 6, 2, 5, 4, NonBootstrapped::Always, ScheduleRng::PerCandidate(0));
         assert!(s[3..].iter().all(|c| c.kind == CandidateKind::Shuffled { num_bootstrapped: 2 }));
         // A shared generator (create_n_fewshot_demo_sets) is one stream: reproducible from its
         // seed, and it advances, so a second schedule from the same generator differs.
         let mut rng = seeded_rng(4);
-        let a = candidate_schedule(4, 12, 4, 1, 16, true, ScheduleRng::Shared(&mut rng));
-        let b = candidate_schedule(4, 12, 4, 1, 16, true, ScheduleRng::Shared(&mut rng));
-        let a_again = candidate_schedule(4, 12, 4, 1, 16, true, ScheduleRng::Shared(&mut seeded_rng(4)));
+        let a = candidate_schedule(4, 12, 4, 1, 16, NonBootstrapped::IfLabeled, ScheduleRng::Shared(&mut rng));
+        let b = candidate_schedule(4, 12, 4, 1, 16, NonBootstrapped::IfLabeled, ScheduleRng::Shared(&mut rng));
+        let a_again = candidate_schedule(4, 12, 4, 1, 16, NonBootstrapped::IfLabeled, ScheduleRng::Shared(&mut seeded_rng(4)));
         assert_eq!(a, a_again);
         assert_ne!(a[3..], b[3..]);
     }
 
     #[test]
     fn candidate_schedule_example() {
-        use crate::bootstrap::{CandidateKind, ScheduleRng, candidate_schedule};
-        let s = candidate_schedule(3, 10, 4, 1, 16, true, ScheduleRng::PerCandidate(0));
+        use crate::bootstrap::{CandidateKind, NonBootstrapped, ScheduleRng, candidate_schedule};
+        let s = candidate_schedule(3, 10, 4, 1, 16, NonBootstrapped::Always, ScheduleRng::PerCandidate(0));
         assert_eq!(s.len(), 6);
         assert_eq!(s[0].kind, CandidateKind::ZeroShot);
         assert_eq!(s[1].kind, CandidateKind::LabeledOnly);

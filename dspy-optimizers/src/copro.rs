@@ -169,9 +169,9 @@ fn last_prefix(signature: &Signature) -> String {
     signature.fields().last().map(|f| f.prefix.clone()).unwrap_or_default()
 }
 
-/// DSPy's score display: the `Evaluate` percentage, rounded to 2 decimals.
+/// DSPy's score display: the `Evaluate` percentage as Python prints the float.
 fn percent(score: f64) -> String {
-    dspy_core::python::float_repr((score * 10000.0).round() / 100.0)
+    dspy_core::python::float_repr(score)
 }
 
 #[async_trait::async_trait]
@@ -246,7 +246,11 @@ impl Copro {
                     set_signature(&mut module_clone, p_i, &proposal);
                     let (score, run) = match engine.evaluate(&module_clone, trainset, metric).await {
                         Ok(run) => {
-                            evaluations_ok += 1;
+                            if run.succeeded() > 0 {
+                                evaluations_ok += 1;
+                            } else if let Some(first) = run.first_error() {
+                                last_error = Some(Error::msg(first.to_string()));
+                            }
                             (run.score, Some(run))
                         }
                         Err(e) => {
@@ -409,8 +413,8 @@ mod tests {
         assert_eq!(s.instructions(), "Be brief.");
         assert_eq!(s.field("answer").unwrap().prefix, "Final Answer:");
         assert_eq!(s.field("reasoning").unwrap().prefix, "Reasoning:");
-        assert_eq!(percent(2.0 / 3.0), "66.67");
-        assert_eq!(percent(1.0), "100.0");
+        assert_eq!(percent(66.67), "66.67");
+        assert_eq!(percent(100.0), "100.0");
         assert_eq!(clean("\" Solve it. \""), "Solve it.");
     }
 }

@@ -21,11 +21,11 @@
 //! iteration, as GEPA does). The best candidate by mean validation score is returned; all
 //! candidates, their lineage and the frontier are in the report's `extra`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
-use dspy_core::evaluate::{Metric, Score};
+use dspy_core::evaluate::{Metric, PredictorCall, Score};
 use dspy_core::trace::PredictorId;
 use dspy_core::{Error, Example, InputError, JSONAdapter, LanguageModel, LmConfig, Module, Result, usage};
 use rand::seq::{IndexedRandom, SliceRandom};
@@ -96,6 +96,54 @@ pub fn auto_budget(num_preds: usize, num_candidates: usize, valset_size: usize, 
     total
 }
 
+/// Writes new instructions from GEPA's reflective dataset, in place of the built-in reflection
+/// prompt (DSPy's `ProposalFn`): for instance a proposer with domain rules, or one that
+/// rewrites several predictors together.
+///
+/// ```
+/// use std::collections::BTreeMap;
+/// use dspy_optimizers::gepa::{Gepa, InstructionProposer};
+///
+/// struct Append(&'static str);
+///
+/// #[async_trait::async_trait]
+/// impl InstructionProposer for Append {
+///     async fn propose(
+///         &self,
+///         candidate: &BTreeMap<String, String>,
+///         _reflective_dataset: &BTreeMap<String, Vec<serde_json::Value>>,
+///         components: &[String],
+///     ) -> dspy_core::Result<BTreeMap<String, String>> {
+///         Ok(components.iter().map(|c| (c.clone(), format!("{} {}", candidate[c], self.0))).collect())
+///     }
+/// }
+///
+/// let gepa = Gepa::new().max_full_evals(2).instruction_proposer(Append("Show your work."));
+/// # let _ = gepa;
+/// ```
+#[async_trait::async_trait]
+pub trait InstructionProposer: Send + Sync {
+    /// New instructions for `components` (predictor names), given the current instruction of
+    /// every predictor (`candidate`) and each component's records (`Inputs`, `Generated
+    /// Outputs`, `Feedback`). A component left out of the answer keeps its instruction.
+    async fn propose(
+        &self,
+        candidate: &BTreeMap<String, String>,
+        reflective_dataset: &BTreeMap<String, Vec<Value>>,
+        components: &[String],
+    ) -> Result<BTreeMap<String, String>>;
+}
+
+/// A custom [`InstructionProposer`], shared by clones of the optimizer.
+#[derive(Clone)]
+pub struct CustomProposer(Arc<dyn InstructionProposer>);
+
+impl std::fmt::Debug for CustomProposer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("InstructionProposer")
+    }
+}
+
 /// GEPA: instructions evolved by a reflection LM from traces and textual feedback.
 ///
 /// Defaults as DSPy: `reflection_minibatch_size = 3`, Pareto candidate selection, round-robin
@@ -106,10 +154,12 @@ pub fn auto_budget(num_preds: usize, num_candidates: usize, valset_size: usize, 
 /// reflection LM should be a strong model; without one, the configured LM is used. Without a
 /// valset the trainset is used for both (GEPA then optimizes for those very examples).
 ///
-/// Feedback: the metric's [`Score::feedback`] for the whole program (DSPy's metric may also
-/// give per-predictor feedback through `pred_name`; here the program-level feedback is shown
-/// for every predictor). Without feedback, GEPA's default text is used:
-/// `This trajectory got a score of {score}.`
+/// Feedback: for each predictor it rewrites, GEPA asks the metric again about that predictor
+/// ([`Metric::try_score_predictor`]; a typed metric reads it from `trace.predictor()`, DSPy's
+/// `pred_name` and `pred_trace`), so each stage of a multi-stage program gets its own
+/// feedback; a metric that does not look gives its whole-run feedback. Without feedback,
+/// GEPA's default text is used: `This trajectory got a score of {score}.` A custom
+/// [`InstructionProposer`] can replace the built-in reflection prompt.
 ///
 /// Cost: the budget counts metric calls (= program runs): |valset| for the seed, then per
 /// iteration 2 × `reflection_minibatch_size` on the minibatch plus |valset| when a child is
@@ -140,6 +190,9 @@ pub struct Gepa {
     pub perfect_score: f64,
     /// Keep each validation instance's best outputs in the report.
     pub track_best_outputs: bool,
+    /// Writes new instructions instead of the built-in reflection prompt (DSPy's
+    /// `instruction_proposer`).
+    pub instruction_proposer: Option<CustomProposer>,
     /// Seed, concurrency, error limit (unused: like DSPy's GEPA, failures never stop an
     /// evaluation), hard budgets, progress.
     pub run: RunConfig,
@@ -160,6 +213,7 @@ impl Default for Gepa {
             failure_score: 0.0,
             perfect_score: 1.0,
             track_best_outputs: false,
+            instruction_proposer: None,
             run: RunConfig::default(),
         }
     }
@@ -250,6 +304,14 @@ impl Gepa {
     /// Keeps each validation instance's best outputs in the report.
     pub fn track_best_outputs(mut self, on: bool) -> Self {
         self.track_best_outputs = on;
+        self
+    }
+
+    /// Writes new instructions with `proposer` instead of the built-in reflection prompt
+    /// (DSPy's `instruction_proposer`); it runs with the reflection LM configured, when one is
+    /// set, and then no reflection LM is required.
+    pub fn instruction_proposer(mut self, proposer: impl InstructionProposer + 'static) -> Self {
+        self.instruction_proposer = Some(CustomProposer(Arc::new(proposer)));
         self
     }
 
@@ -414,7 +476,7 @@ impl Gepa {
             return Err(InputError::Program { needed_by: "GEPA".into(), message: "needs a program with at least one predictor".into() }.into());
         }
         let max_metric_calls = self.metric_call_budget(names.len(), trainset.len(), valset.map(<[Example]>::len))? as u64;
-        if self.reflection_lm.is_none() && dspy_core::settings::current().lm().is_none() {
+        if self.reflection_lm.is_none() && self.instruction_proposer.is_none() && dspy_core::settings::current().lm().is_none() {
             return Err(InputError::Invalid { needed_by: "GEPA".into(), message: "requires a reflection language model: set `reflection_lm` (a strong model works best) or configure an LM".into(), }.into());
         }
         let valset: &[Example] = valset.filter(|v| !v.is_empty()).unwrap_or(trainset);
@@ -488,7 +550,7 @@ impl Gepa {
                             let idx = state.add(candidate, vec![id1, id2], &full, discovered, self.track_best_outputs);
                             report.trials.push(
                                 Trial::from_run(format!("candidate {idx} (merge of {id1} and {id2} via {ancestor})"), Split::Val, &full)
-                                    .with_split_score(Split::MergeSubsample, new_sum / examples.len().max(1) as f64)
+                                    .with_split_score(Split::MergeSubsample, run.score)
                                     .details(json!({"candidate": idx, "parents": [id1, id2], "ancestor": ancestor, "merge": true})),
                             );
                             trial_of_candidate.push(report.trials.len() - 1);
@@ -496,7 +558,7 @@ impl Gepa {
                             merges_tested += 1;
                         } else {
                             report.trials.push(
-                                Trial::new(format!("merge of {id1} and {id2} via {ancestor} (rejected)"), new_sum / examples.len().max(1) as f64)
+                                Trial::new(format!("merge of {id1} and {id2} via {ancestor} (rejected)"), run.score)
                                     .split(Split::MergeSubsample)
                                     .evaluated_on(examples.len())
                                     .details(json!({"parents": [id1, id2], "ancestor": ancestor, "merge": true, "accepted": false})),
@@ -534,20 +596,53 @@ impl Gepa {
             let ids_to_names: HashMap<PredictorId, String> = parent_program.named_predictors().into_iter().map(|(n, p)| (p.id(), n)).collect();
             let mut child = state.candidates[parent].clone();
             let mut changed = false;
+            let mut dataset: Vec<(usize, Vec<Value>)> = Vec::new();
             for &c in &components {
-                let records = self.reflective_dataset(&parent_run, &ids_to_names, &names[c], &mut adapter_rng);
-                if records.is_empty() {
-                    continue;
+                let records = self.reflective_dataset(engine, &parent_run, &minibatch, &ids_to_names, &names[c], metric, &mut adapter_rng).await;
+                if !records.is_empty() {
+                    dataset.push((c, records));
                 }
-                reflection_calls += 1;
-                match self.propose(engine, &state.candidates[parent][c], records).await {
-                    Ok(text) => {
-                        child[c] = text;
-                        changed = true;
+            }
+            match &self.instruction_proposer {
+                Some(custom) if !dataset.is_empty() => {
+                    reflection_calls += 1;
+                    let current: BTreeMap<String, String> = names.iter().cloned().zip(state.candidates[parent].iter().cloned()).collect();
+                    let reflective: BTreeMap<String, Vec<Value>> = dataset.iter().map(|(c, r)| (names[*c].clone(), r.clone())).collect();
+                    let wanted: Vec<String> = dataset.iter().map(|(c, _)| names[*c].clone()).collect();
+                    let proposal = custom.0.propose(&current, &reflective, &wanted);
+                    let proposal = match &self.reflection_lm {
+                        Some(lm) => engine.track(dspy_core::settings::context(dspy_core::Settings::new().lm(lm.clone()), proposal)).await.0,
+                        None => engine.track(proposal).await.0,
+                    };
+                    match proposal {
+                        Ok(new) => {
+                            for (c, _) in &dataset {
+                                if let Some(text) = new.get(&names[*c]).map(|t| t.trim()).filter(|t| !t.is_empty()) {
+                                    changed |= child[*c] != text;
+                                    child[*c] = text.to_string();
+                                }
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!("GEPA: the instruction proposer failed: {e}");
+                            proposal_failures.push(format!("iteration {}: {e}", i + 1));
+                        }
                     }
-                    Err(e) => {
-                        tracing::warn!("GEPA: reflection for `{}` failed: {e}", names[c]);
-                        proposal_failures.push(format!("iteration {}: {}: {e}", i + 1, names[c]));
+                }
+                Some(_) => {}
+                None => {
+                    for (c, records) in dataset {
+                        reflection_calls += 1;
+                        match self.propose(engine, &state.candidates[parent][c], records).await {
+                            Ok(text) => {
+                                child[c] = text;
+                                changed = true;
+                            }
+                            Err(e) => {
+                                tracing::warn!("GEPA: reflection for `{}` failed: {e}", names[c]);
+                                proposal_failures.push(format!("iteration {}: {}: {e}", i + 1, names[c]));
+                            }
+                        }
                     }
                 }
             }
@@ -565,7 +660,7 @@ impl Gepa {
                 let idx = state.add(child, vec![parent], &full, discovered, self.track_best_outputs);
                 report.trials.push(
                     Trial::from_run(format!("candidate {idx} (from {parent}, rewrote {})", components.iter().map(|&c| names[c].as_str()).collect::<Vec<_>>().join(", ")), Split::Val, &full)
-                        .with_split_score(Split::Minibatch, new_sum / minibatch.len().max(1) as f64)
+                        .with_split_score(Split::Minibatch, child_run.score)
                         .details(json!({"candidate": idx, "parents": [parent], "minibatch_before": old_sum, "minibatch_after": new_sum})),
                 );
                 trial_of_candidate.push(report.trials.len() - 1);
@@ -581,7 +676,7 @@ impl Gepa {
                 report.trials.push(
                     Trial::new(
                         format!("proposal from {parent} for {} (rejected: {new_sum} ≤ {old_sum} on the minibatch)", components.iter().map(|&c| names[c].as_str()).collect::<Vec<_>>().join(", ")),
-                        new_sum / minibatch.len().max(1) as f64,
+                        child_run.score,
                     )
                     .split(Split::Minibatch)
                     .evaluated_on(minibatch.len())
@@ -599,8 +694,8 @@ impl Gepa {
 
         let best = state.best();
         let agg = state.aggregate();
-        report.best_score = Some(agg[best]);
         report.best_trial = trial_of_candidate.get(best).copied();
+        report.best_score = report.best_trial.map(|t| report.trials[t].score);
         let candidates: Vec<Value> = state
             .candidates
             .iter()
@@ -646,16 +741,33 @@ impl Gepa {
 
     /// DSPy's `make_reflective_dataset` for one predictor: per run of the minibatch, one call of
     /// that predictor (drawn at random when it ran several times) with its inputs, outputs and
-    /// the metric's feedback. Runs that failed are left out.
-    fn reflective_dataset(&self, run: &EvalRun, ids_to_names: &HashMap<PredictorId, String>, name: &str, rng: &mut SeededRng) -> Vec<Value> {
+    /// the metric's feedback on that predictor (DSPy's `metric(..., pred_name, pred_trace)`;
+    /// LM calls of an LM-judged metric count against the budget). Runs that failed are left out.
+    #[allow(clippy::too_many_arguments)]
+    async fn reflective_dataset(
+        &self,
+        engine: &Engine,
+        run: &EvalRun,
+        examples: &[Example],
+        ids_to_names: &HashMap<PredictorId, String>,
+        name: &str,
+        metric: &dyn Metric,
+        rng: &mut SeededRng,
+    ) -> Vec<Value> {
         let mut records = Vec::new();
-        for outcome in &run.outcomes {
-            if outcome.prediction.is_none() {
-                continue;
-            }
+        for (example, outcome) in examples.iter().zip(&run.outcomes) {
+            let Some(prediction) = &outcome.prediction else { continue };
             let calls: Vec<_> = outcome.trace.iter().filter(|e| ids_to_names.get(&e.predictor).is_some_and(|n| n == name)).collect();
             let Some(entry) = calls.choose(rng) else { continue };
-            records.push(reflective_record(&entry.inputs, entry.outputs.outputs(), feedback_text(outcome.score.as_ref(), self.failure_score)));
+            let asked = engine.track(metric.try_score_predictor(example, prediction, &outcome.trace, PredictorCall { name, call: entry })).await.0;
+            let feedback = match asked {
+                Ok(score) => feedback_text(Some(&score), self.failure_score),
+                Err(e) => {
+                    tracing::warn!("GEPA: the metric's feedback on `{name}` failed: {e}; using the run's own");
+                    feedback_text(outcome.score.as_ref(), self.failure_score)
+                }
+            };
+            records.push(reflective_record(&entry.inputs, entry.outputs.outputs(), feedback));
         }
         records
     }

@@ -53,7 +53,8 @@ macro_rules! impl_run_options {
                 self
             }
 
-            /// How many failed runs stop the compilation (DSPy's `max_errors`; 10 by default).
+            /// How many failed runs stop an evaluation and the compilation (unset: a failure scores
+            /// 0 and the run goes on; see [`RunConfig::max_errors`](crate::engine::RunConfig::max_errors)).
             pub fn max_errors(mut self, n: usize) -> Self {
                 self.run.max_errors = Some(n.max(1));
                 self
@@ -98,7 +99,6 @@ pub mod knn_few_shot;
 pub mod labeled_few_shot;
 pub mod mipro;
 mod pareto;
-mod progress;
 mod proposer;
 mod proposer_grounded;
 pub mod random_search;
@@ -113,7 +113,7 @@ pub use better_together::BetterTogether;
 pub use bootstrap::BootstrapFewShot;
 pub use bootstrap_finetune::{BootstrapFinetune, FinetuneError, Finetuner, LocalCommand, OpenAIFinetuner};
 pub use copro::Copro;
-pub use gepa::Gepa;
+pub use gepa::{Gepa, InstructionProposer};
 pub use engine::{Budget, Engine, RunConfig, SeededRng, Traces, seeded_rng};
 pub use ensemble::{EnsembledProgram, Ensemble};
 pub use knn_few_shot::{KNNFewShot, KNNFewShotProgram};

@@ -583,11 +583,12 @@ impl MiproV2 {
             plan.num_trials
         };
 
-        // The default program, fully evaluated, is the first trial (as DSPy adds it to the study).
+        // The default program, fully evaluated, is the first trial (as DSPy adds it to the study
+        // as instruction 0 and demo set 0): the student as it is, its own demos included.
         let default_combo: Combo = (0..k).map(|_| (0, demos.map(|_| 0))).collect();
-        let default_program = self.build(program, &default_combo, instructions, demos);
+        let default_program = program.clone();
         let (default_score, run) = self.evaluate(engine, &default_program, valset, metric).await;
-        let mut evaluated_any = run.is_some();
+        let mut evaluated_any = run.as_ref().is_some_and(|r| r.succeeded() > 0);
         report.trials.push(self.trial("default program", Split::Val, default_score, run.as_ref(), &default_combo));
         let _ = tpe.tell(params_of(&default_combo), default_score);
         let mut best_score = default_score;
@@ -614,7 +615,7 @@ impl MiproV2 {
                 let batch = create_minibatch(valset, batch_size, rng);
                 self.evaluate(engine, &candidate, &batch, metric).await
             };
-            evaluated_any |= run.is_some();
+            evaluated_any |= run.as_ref().is_some_and(|r| r.succeeded() > 0);
             let full = batch_size >= valset.len();
             report.trials.push(self.trial(&format!("trial {trial_num}"), if full { Split::Val } else { Split::Minibatch }, score, run.as_ref(), &combo));
             if full && score > best_score {
@@ -642,7 +643,7 @@ impl MiproV2 {
                 let (combo, candidate) = (combo.clone(), candidate.clone());
                 study_trials += 1;
                 let (full_score, run) = self.evaluate(engine, &candidate, valset, metric).await;
-                evaluated_any |= run.is_some();
+                evaluated_any |= run.as_ref().is_some_and(|r| r.succeeded() > 0);
                 let mut trial = self.trial(&format!("full evaluation after trial {trial_num}"), Split::Val, full_score, run.as_ref(), &combo);
                 trial = trial.with_split_score(Split::MinibatchMean, mean);
                 report.trials.push(trial);

@@ -10,9 +10,9 @@ use dspy_core::evaluate::{IntoMetric, Metric};
 use dspy_core::{Error, Example, InputError, LanguageModel, Module, Result, usage};
 use serde_json::json;
 
-use crate::bootstrap::{BootstrapFewShot, CandidateSpec, ScheduleRng, build_candidate, candidate_schedule};
+use crate::bootstrap::{BootstrapFewShot, CandidateSpec, NonBootstrapped, ScheduleRng, build_candidate, candidate_schedule};
 use crate::engine::{Engine, RunConfig, Traces};
-use crate::progress::Progress;
+use dspy_core::evaluate::Progress;
 use crate::{CompileReport, Compiled, Optimizer, Split, Trial};
 
 /// Random search over bootstrapped demo sets.
@@ -40,7 +40,8 @@ pub struct BootstrapFewShotWithRandomSearch {
     pub num_candidate_programs: usize,
     /// The lower end of the random demo counts (1 in DSPy).
     pub min_num_samples: usize,
-    /// Stop once a candidate scores at least this (a mean, 0–1).
+    /// Stop once a candidate scores at least this, in DSPy's unit: the `Evaluate` percentage
+    /// (a ported `stop_at_score=90` means 90 %).
     pub stop_at_score: Option<f64>,
     /// A bootstrapped run passes when its score is at least this.
     pub metric_threshold: Option<f64>,
@@ -81,7 +82,7 @@ pub(crate) struct ScoredCandidate<P> {
     pub spec: CandidateSpec,
     /// Its program.
     pub program: P,
-    /// Its valset score (a mean).
+    /// Its valset score (the `Evaluate` percentage).
     pub score: f64,
 }
 
@@ -147,7 +148,7 @@ impl BootstrapFewShotWithRandomSearch {
             self.max_bootstrapped_demos,
             self.min_num_samples,
             self.max_labeled_demos,
-            true,
+            NonBootstrapped::Always,
             ScheduleRng::PerCandidate(self.run.seed),
         );
         match &self.restrict {
@@ -224,7 +225,7 @@ impl BootstrapFewShotWithRandomSearch {
             ) }.into());
         }
         let boot = self.bootstrapper();
-        let progress = Progress::new(schedule.len(), "Random search", engine.shows_progress());
+        let progress = Progress::new(schedule.len(), engine.shows_progress());
         let mut candidates = Vec::new();
         let mut trials = Vec::new();
         for spec in schedule {
@@ -238,7 +239,7 @@ impl BootstrapFewShotWithRandomSearch {
             let trial = Trial::from_run(spec.describe(), Split::Val, &run)
                 .lm_calls(engine.budget_ref().lm_calls() - lm_before)
                 .details(json!({ "seed": spec.seed, "kind": spec.kind, "demos_per_predictor": demos }));
-            progress.advance(&format!("best {:.3}", candidates.iter().map(|c: &ScoredCandidate<P>| c.score).fold(run.score, f64::max)));
+            progress.advance(&format!("Random search: best {:.2}%", candidates.iter().map(|c: &ScoredCandidate<P>| c.score).fold(run.score, f64::max)));
             trials.push(trial);
             if !run.is_complete() {
                 break;

@@ -20,11 +20,11 @@ use crate::engine::{Budget, BudgetReport};
 /// ```
 /// use dspy_optimizers::{CompileReport, Split, Trial};
 /// let mut report = CompileReport::new("LabeledFewShot");
-/// report.trials.push(Trial::new("k=2", 0.75).split(Split::Val));
-/// report.best_score = Some(0.75);
+/// report.trials.push(Trial::new("k=2", 75.0).split(Split::Val));
+/// report.best_score = Some(75.0);
 /// assert!(report.to_string().contains("LabeledFewShot"));
 /// let json = serde_json::to_value(&report).unwrap();
-/// assert_eq!(json["trials"][0]["score"], 0.75);
+/// assert_eq!(json["trials"][0]["score"], 75.0);
 /// ```
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct CompileReport {
@@ -35,7 +35,8 @@ pub struct CompileReport {
     pub seed: Option<u64>,
     /// Every candidate evaluated, in order.
     pub trials: Vec<Trial>,
-    /// The score of the returned program, when it was evaluated (a mean; 1.0 = every example).
+    /// The score of the returned program, when it was evaluated: DSPy's `Evaluate` percentage
+    /// (100.0 = every example), the unit of every score in a report.
     pub best_score: Option<f64>,
     /// The index in `trials` of the returned program, when it is one of them.
     #[serde(default)]
@@ -71,17 +72,17 @@ pub struct CompileReport {
 ///
 /// ```
 /// use dspy_optimizers::{Split, Trial};
-/// let t = Trial::new("seed 3: 2 demos", 0.5).split(Split::Val).with_split_score(Split::Train, 0.75).evaluated_on(20);
-/// assert_eq!(t.scores[&Split::Train], 0.75);
-/// assert_eq!(t.scores[&Split::Val], 0.5);
+/// let t = Trial::new("seed 3: 2 demos", 50.0).split(Split::Val).with_split_score(Split::Train, 75.0).evaluated_on(20);
+/// assert_eq!(t.scores[&Split::Train], 75.0);
+/// assert_eq!(t.scores[&Split::Val], 50.0);
 /// // Saved and printed as DSPy-style names.
-/// assert_eq!(serde_json::to_value(&t).unwrap()["scores"], serde_json::json!({"train": 0.75, "val": 0.5}));
+/// assert_eq!(serde_json::to_value(&t).unwrap()["scores"], serde_json::json!({"train": 75.0, "val": 50.0}));
 /// ```
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Trial {
     /// A short description of the candidate.
     pub description: String,
-    /// Its score (a mean) on `split`.
+    /// Its score on `split` (the `Evaluate` percentage).
     pub score: f64,
     /// The split `score` is measured on.
     #[serde(default)]
@@ -321,7 +322,7 @@ impl CompileReport {
 }
 
 fn pct(x: f64) -> String {
-    format!("{:.1}%", 100.0 * x)
+    format!("{x:.1}%")
 }
 
 fn clip(s: &str, n: usize) -> String {

@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use dspy_core::evaluate::Metric;
+use dspy_core::evaluate::{Metric, percentage};
 use dspy_core::module::inspect_modules;
 use dspy_core::trace::{PredictorId, TraceEntry};
 use dspy_core::{Error, Example, InputError, LanguageModel, LmConfig, Module, Prediction, Result, Settings, settings, usage};
@@ -436,12 +436,12 @@ impl Simba {
             for (c, chunk) in outputs.chunks(self.bsize.max(1)).enumerate() {
                 let s: Vec<f64> = chunk.iter().map(|o| o.score).collect();
                 let avg = s.iter().sum::<f64>() / s.len().max(1) as f64;
-                candidate_scores.push((avg, s));
-                let trial = Trial::new(format!("step {}, candidate {}: {}", step + 1, c + 1, candidates[c].1), avg)
+                let trial = Trial::new(format!("step {}, candidate {}: {}", step + 1, c + 1, candidates[c].1), percentage(avg * s.len() as f64, s.len()))
                     .split(Split::Minibatch)
                     .evaluated_on(chunk.len())
                     .details(json!({"step": step, "program": programs.len() + c}));
                 report.trials.push(trial);
+                candidate_scores.push((avg, s));
             }
 
             // 7. The step's winner.

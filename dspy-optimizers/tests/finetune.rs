@@ -404,10 +404,10 @@ async fn better_together_runs_prompt_then_weight_optimization() {
     assert_eq!(report.extra["steps"][0]["optimizer"], "BootstrapFewShot");
     assert_eq!(report.extra["steps"][1]["optimizer"], "BootstrapFinetune");
     // The fine-tuned model (the server knows every answer) is perfect, and chosen.
-    assert_eq!(report.trials[2].score, 1.0);
-    assert!(report.trials[0].score < 1.0);
+    assert_eq!(report.trials[2].score, 100.0);
+    assert!(report.trials[0].score < 100.0);
     assert_eq!(report.best_trial, Some(2));
-    assert_eq!(report.best_score, Some(1.0));
+    assert_eq!(report.best_score, Some(100.0));
     // Demos from the prompt step, model from the weight step.
     assert!(!compiled.program.demos().is_empty());
     assert_eq!(compiled.program.lm().unwrap().model(), format!("openai/{FT_MODEL}"));

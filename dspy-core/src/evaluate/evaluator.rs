@@ -7,15 +7,13 @@ use std::pin::Pin;
 use std::path::{Path, PathBuf};
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::{Map, Value};
 
+use super::engine::{Engine, Traces};
 use super::metric::{Dynamic, IntoMetric, Metric, MetricKind, Score, Scores};
-use super::progress::Progress;
 use crate::error::{InputError, Result, StateError};
 use crate::example::{Example, TypedExample};
-use crate::module::run_bounded;
 use crate::module::{DEFAULT_MAX_ERRORS, Module, write_atomic};
 use crate::prediction::Prediction;
 
@@ -204,53 +202,27 @@ impl<K: MetricKind> Evaluate<K> {
         if self.devset.is_empty() {
             return Err(InputError::Dataset { needed_by: "Evaluate".into(), message: "devset must contain at least one example, got an empty devset".into() }.into());
         }
-        let metric = &*self.metric;
         let total = self.devset.len();
-        let progress = Progress::new(total, self.display_progress);
-        let running = AtomicU64::new(0f64.to_bits());
-        let failure = self.failure_score;
-        let futures = self.devset.iter().map(|example| {
-            let running = &running;
-            async move {
-                let prediction = program.forward(&example.inputs()).await?;
-                let score = metric.try_score(example, &prediction, None).await?;
-                let mut bits = running.load(Ordering::Relaxed);
-                loop {
-                    let next = (f64::from_bits(bits) + score.value).to_bits();
-                    match running.compare_exchange(bits, next, Ordering::Relaxed, Ordering::Relaxed) {
-                        Ok(_) => break,
-                        Err(current) => bits = current,
-                    }
-                }
-                Ok((prediction, score))
-            }
-        });
-        let outcomes = run_bounded(futures, self.num_threads, self.max_errors, |done, _errors, _| {
-            let sum = f64::from_bits(running.load(Ordering::Relaxed));
-            let percentage = if done > 0 { (1000.0 * sum / done as f64).round() / 10.0 } else { 0.0 };
-            progress.set(done, &format!("Average Metric: {sum:.2} / {done} ({percentage:.1}%)"));
-        })
-        .await;
-        progress.finish();
-        let outcomes = outcomes?;
+        let engine = Engine::new()
+            .num_threads(self.num_threads)
+            .with_max_errors(self.max_errors)
+            .failure_score(self.failure_score)
+            .progress(self.display_progress);
+        let run = engine.evaluate_with(program, &self.devset, &*self.metric, Traces::Off, "").await?;
         let results: Vec<EvaluationRow> = self
             .devset
             .iter()
-            .zip(outcomes)
-            .map(|(example, outcome)| match outcome {
-                Ok((prediction, score)) => EvaluationRow { example: example.clone(), prediction, score, error: None },
-                Err(e) => EvaluationRow {
-                    example: example.clone(),
-                    prediction: Prediction::default(),
-                    score: Score::from(failure),
-                    error: Some(e.to_string()),
-                },
+            .zip(run.outcomes)
+            .map(|(example, outcome)| EvaluationRow {
+                example: example.clone(),
+                score: outcome.score.unwrap_or_else(|| Score::from(self.failure_score)),
+                prediction: outcome.prediction.unwrap_or_default(),
+                error: outcome.error,
             })
             .collect();
         let sum: f64 = results.iter().map(|r| r.score.value).sum();
-        let score = (10000.0 * sum / total as f64).round() / 100.0;
         tracing::info!("Average Metric: {sum} / {total} ({:.1}%)", (1000.0 * sum / total as f64).round() / 10.0);
-        let result = EvaluationResult { score, results, metric_name: self.metric.name() };
+        let result = EvaluationResult { score: run.score, results, metric_name: self.metric.name() };
         if let Some(rows) = self.display_table {
             println!("{}", result.table(rows));
         }

@@ -22,11 +22,21 @@ impl Score {
         Score { value, feedback: Some(feedback.into()) }
     }
 
-    /// Whether the score reaches `threshold` (DSPy treats a metric result as a pass when truthy).
+    /// Whether the score passes, as DSPy's `if metric_threshold: value >= threshold else
+    /// value` decides: at least `threshold`, or, with no threshold (or a threshold of 0, which
+    /// Python reads as none), any non-zero value (Python's truthiness: -1 passes, 0 fails).
+    ///
+    /// ```
+    /// use dspy_core::evaluate::Score;
+    /// assert!(Score::from(0.5).passes(Some(0.5)));
+    /// assert!(!Score::from(0.4).passes(Some(0.5)));
+    /// assert!(!Score::from(0.0).passes(Some(0.0)), "a threshold of 0 is no threshold");
+    /// assert!(Score::from(-1.0).passes(None));
+    /// ```
     pub fn passes(&self, threshold: Option<f64>) -> bool {
         match threshold {
-            Some(t) => self.value >= t,
-            None => self.value > 0.0,
+            Some(t) if t != 0.0 => self.value >= t,
+            _ => self.value != 0.0,
         }
     }
 }
@@ -81,6 +91,15 @@ pub trait Metric: Send + Sync {
         Ok(self.score(example, prediction, trace))
     }
 
+    /// Feedback on one predictor of the run, for GEPA's reflection. DSPy calls the metric again
+    /// with `pred_name` and `pred_trace` for each predictor it is about to rewrite, so each
+    /// stage of a multi-stage program can be told what *it* got wrong; GEPA reads the feedback
+    /// and keeps the run's own score. By default: the run's score, with its trace.
+    async fn try_score_predictor(&self, example: &Example, prediction: &Prediction, trace: &[TraceEntry], predictor: PredictorCall<'_>) -> crate::Result<Score> {
+        let _ = predictor;
+        self.try_score(example, prediction, Some(trace)).await
+    }
+
     /// The metric's name, for result tables and files (DSPy uses the function's `__name__`):
     /// a function's name, or `metric` for closures.
     fn name(&self) -> String {
@@ -113,11 +132,24 @@ where
 }
 
 /// The trace a metric sees: the predictor calls of the run while an optimizer compiles
-/// (DSPy's `trace` argument), nothing during evaluation. Only metrics that ask for it, in the
-/// three-argument typed form, receive it.
+/// (DSPy's `trace` argument), nothing during evaluation; and, when GEPA asks for feedback on
+/// one predictor, that predictor (DSPy's `pred_name` and `pred_trace`). Only metrics that ask
+/// for it, in the three-argument typed form, receive it.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Trace<'a> {
     entries: Option<&'a [TraceEntry]>,
+    predictor: Option<PredictorCall<'a>>,
+}
+
+/// The predictor an optimizer asks the metric about: its name in the program
+/// (`generate_answer.predict`) and the call of it being reflected on (DSPy's `pred_name` and
+/// `pred_trace`).
+#[derive(Clone, Copy, Debug)]
+pub struct PredictorCall<'a> {
+    /// The predictor's name, as `named_predictors` gives it.
+    pub name: &'a str,
+    /// Its call: inputs and outputs.
+    pub call: &'a TraceEntry,
 }
 
 impl<'a> Trace<'a> {
@@ -130,6 +162,12 @@ impl<'a> Trace<'a> {
     /// The predictor calls of this run (empty during evaluation).
     pub fn entries(&self) -> &'a [TraceEntry] {
         self.entries.unwrap_or(&[])
+    }
+
+    /// The predictor GEPA wants feedback for (DSPy's `pred_name is not None`), so the metric
+    /// can say what that stage did wrong; `None` when the whole run is scored.
+    pub fn predictor(&self) -> Option<PredictorCall<'a>> {
+        self.predictor
     }
 }
 
@@ -292,6 +330,10 @@ impl Metric for Borrowed<'_> {
         self.0.try_score(example, prediction, trace).await
     }
 
+    async fn try_score_predictor(&self, example: &Example, prediction: &Prediction, trace: &[TraceEntry], predictor: PredictorCall<'_>) -> crate::Result<Score> {
+        self.0.try_score_predictor(example, prediction, trace, predictor).await
+    }
+
     fn name(&self) -> String {
         self.0.name()
     }
@@ -346,10 +388,10 @@ where
     O: DeserializeOwned,
     F: Fn(&E, &O, Trace<'_>) -> Score,
 {
-    fn typed_score(&self, example: &Example, prediction: &Prediction, trace: Option<&[TraceEntry]>) -> crate::Result<Score> {
+    fn typed_score(&self, example: &Example, prediction: &Prediction, trace: Trace<'_>) -> crate::Result<Score> {
         let gold = E::from_example(example)?;
         let pred: O = prediction.to_typed()?;
-        Ok((self.score)(&gold, &pred, Trace { entries: trace }))
+        Ok((self.score)(&gold, &pred, trace))
     }
 }
 
@@ -362,11 +404,15 @@ where
 {
     /// On a row that does not read as the metric's types: 0, with the reason as feedback.
     fn score(&self, example: &Example, prediction: &Prediction, trace: Option<&[TraceEntry]>) -> Score {
-        self.typed_score(example, prediction, trace).unwrap_or_else(|e| Score::with_feedback(0.0, e.to_string()))
+        self.typed_score(example, prediction, Trace { entries: trace, predictor: None }).unwrap_or_else(|e| Score::with_feedback(0.0, e.to_string()))
     }
 
     async fn try_score(&self, example: &Example, prediction: &Prediction, trace: Option<&[TraceEntry]>) -> crate::Result<Score> {
-        self.typed_score(example, prediction, trace)
+        self.typed_score(example, prediction, Trace { entries: trace, predictor: None })
+    }
+
+    async fn try_score_predictor(&self, example: &Example, prediction: &Prediction, trace: &[TraceEntry], predictor: PredictorCall<'_>) -> crate::Result<Score> {
+        self.typed_score(example, prediction, Trace { entries: Some(trace), predictor: Some(predictor) })
     }
 
     fn name(&self) -> String {

@@ -7,7 +7,7 @@ use futures::{FutureExt, StreamExt};
 
 use super::{Module, Predictor, TypedModule};
 use crate::error::{Error, InputError, Result};
-use crate::evaluate::progress::Progress;
+use crate::evaluate::Progress;
 use crate::example::Example;
 use crate::prediction::{Predicted, Prediction};
 
@@ -150,7 +150,7 @@ impl<M> Parallel<M> {
         })
         .await;
         progress.finish();
-        out
+        out.map_err(|aborted| Error::TooManyErrors { errors: aborted.errors, max_errors: aborted.max_errors, last: Box::new(aborted.last) })
     }
 
     /// Runs one module over many examples.
@@ -215,18 +215,28 @@ impl<M: TypedModule> TypedModule for Parallel<M> {
     }
 }
 
-/// Polls `futures` with at most `limit` in flight; `on_done(done, errors, &result)` after each.
-/// Returns every result in order, or [`Error::TooManyErrors`] once `max_errors` have failed.
-pub(crate) async fn run_bounded<T, Fut>(
+/// Why [`run_bounded`] stopped early: `errors` items failed, reaching `max_errors`; `last` is
+/// the failure that reached it.
+pub(crate) struct Aborted<E> {
+    pub(crate) errors: usize,
+    pub(crate) max_errors: usize,
+    pub(crate) last: E,
+}
+
+/// The one bounded runner (of `Parallel`, `Evaluate` and the optimizers): polls `futures` with
+/// at most `limit` in flight on the calling task, calls `on_done(done, errors, &result)` after
+/// each, and returns every result in the futures' order, or [`Aborted`] once `max_errors`
+/// have failed (the rest are dropped, as DSPy cancels its executor).
+pub(crate) async fn run_bounded<T, E, Fut>(
     futures: impl IntoIterator<Item = Fut>,
     limit: usize,
     max_errors: Option<usize>,
-    mut on_done: impl FnMut(usize, usize, &Result<T>),
-) -> Result<Vec<Result<T>>>
+    mut on_done: impl FnMut(usize, usize, &std::result::Result<T, E>),
+) -> std::result::Result<Vec<std::result::Result<T, E>>, Aborted<E>>
 where
-    Fut: Future<Output = Result<T>>,
+    Fut: Future<Output = std::result::Result<T, E>>,
 {
-    let mut slots: Vec<Option<Result<T>>> = Vec::new();
+    let mut slots: Vec<Option<std::result::Result<T, E>>> = Vec::new();
     // Tagged eagerly, so no closure over borrowed futures lives across an await (which keeps
     // the future provably `Send` inside `async_trait` methods).
     let indexed: Vec<_> = futures.into_iter().enumerate().map(|(i, f)| f.map(move |r| (i, r))).collect();
@@ -242,11 +252,10 @@ where
         }
         on_done(done, errors, &result);
         match (result, max_errors) {
-            (Err(e), Some(max)) if errors >= max => {
-                return Err(Error::TooManyErrors { errors, max_errors: max, last: Box::new(e) });
-            }
+            (Err(last), Some(max)) if errors >= max => return Err(Aborted { errors, max_errors: max, last }),
             (result, _) => slots[i] = Some(result),
         }
     }
-    Ok(slots.into_iter().map(|s| s.unwrap_or_else(|| Err(Error::NoResult { what: "Parallel".into(), reason: "the item did not run".into() }))).collect())
+    // Every future ran to completion, so every slot is filled.
+    Ok(slots.into_iter().flatten().collect())
 }
