@@ -35,9 +35,10 @@ pub struct Settings {
     rm: Option<Arc<dyn Retriever>>,
 }
 
-/// Where traced predictor calls are collected.
+/// Where traced predictor calls are collected: the calls that returned, and those whose output
+/// did not parse.
 #[derive(Clone, Default)]
-pub(crate) struct TraceSink(pub(crate) Arc<Mutex<Vec<TraceEntry>>>);
+pub(crate) struct TraceSink(pub(crate) Arc<Mutex<(Vec<TraceEntry>, Vec<crate::trace::FailedCall>)>>);
 
 impl fmt::Debug for Settings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

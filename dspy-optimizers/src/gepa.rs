@@ -27,7 +27,7 @@ use std::time::Instant;
 
 use dspy_core::evaluate::{Metric, PredictorCall, Score};
 use dspy_core::trace::PredictorId;
-use dspy_core::{Error, Example, InputError, JSONAdapter, LanguageModel, LmConfig, Module, Result, usage};
+use dspy_core::{Adapter, ChatAdapter, Error, Example, InputError, JSONAdapter, LanguageModel, LmConfig, Module, Result, Role, Signature, usage};
 use rand::seq::{IndexedRandom, SliceRandom};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -193,6 +193,9 @@ pub struct Gepa {
     /// Writes new instructions instead of the built-in reflection prompt (DSPy's
     /// `instruction_proposer`).
     pub instruction_proposer: Option<CustomProposer>,
+    /// Shows the reflection LM a predictor's outputs that failed to parse, with the format it
+    /// should have followed (DSPy's `add_format_failure_as_feedback`; off by default).
+    pub add_format_failure_as_feedback: bool,
     /// Seed, concurrency, error limit (unused: like DSPy's GEPA, failures never stop an
     /// evaluation), hard budgets, progress.
     pub run: RunConfig,
@@ -214,6 +217,7 @@ impl Default for Gepa {
             perfect_score: 1.0,
             track_best_outputs: false,
             instruction_proposer: None,
+            add_format_failure_as_feedback: false,
             run: RunConfig::default(),
         }
     }
@@ -304,6 +308,13 @@ impl Gepa {
     /// Keeps each validation instance's best outputs in the report.
     pub fn track_best_outputs(mut self, on: bool) -> Self {
         self.track_best_outputs = on;
+        self
+    }
+
+    /// Shows the reflection LM the outputs that failed to parse (DSPy's
+    /// `add_format_failure_as_feedback`).
+    pub fn add_format_failure_as_feedback(mut self, on: bool) -> Self {
+        self.add_format_failure_as_feedback = on;
         self
     }
 
@@ -421,6 +432,34 @@ fn reflective_record(inputs: &Map<String, Value>, outputs: &Map<String, Value>, 
     record.insert("Inputs".into(), Value::Object(inputs.clone()));
     record.insert("Generated Outputs".into(), Value::Object(outputs.clone()));
     record.insert("Feedback".into(), Value::String(feedback));
+    Value::Object(record)
+}
+
+/// The predictor a reflective dataset is for.
+#[derive(Clone, Copy)]
+struct Target<'a> {
+    name: &'a str,
+    signature: &'a Signature,
+}
+
+/// DSPy's record of a call whose output did not parse: the raw response, and the format to follow
+/// (the chat messages of the signature with no inputs, as `role: content` lines).
+fn format_failure_record(inputs: &Map<String, Value>, completion: &str, signature: &Signature) -> Value {
+    let outputs = format!("Couldn't parse the output as per the expected output format. The model's raw response was:\n```\n{completion}\n```\n\n");
+    let mut structure = String::new();
+    for message in ChatAdapter::new().format(signature, &[], &Map::new()) {
+        let role = match message.role {
+            Role::System => "system",
+            Role::User => "user",
+            Role::Assistant => "assistant",
+            Role::Tool => "tool",
+        };
+        structure.push_str(&format!("{role}: {}\n", message.content.text()));
+    }
+    let mut record = Map::new();
+    record.insert("Inputs".into(), Value::Object(inputs.clone()));
+    record.insert("Generated Outputs".into(), Value::String(outputs));
+    record.insert("Feedback".into(), Value::String(format!("Your output failed to parse. Follow this structure:\n{structure}")));
     Value::Object(record)
 }
 
@@ -598,7 +637,10 @@ impl Gepa {
             let mut changed = false;
             let mut dataset: Vec<(usize, Vec<Value>)> = Vec::new();
             for &c in &components {
-                let records = self.reflective_dataset(engine, &parent_run, &minibatch, &ids_to_names, &names[c], metric, &mut adapter_rng).await;
+                let signature = parent_program.named_predictors().into_iter().find(|(n, _)| *n == names[c]).map(|(_, p)| p.signature().clone());
+                let Some(signature) = signature else { continue };
+                let target = Target { name: &names[c], signature: &signature };
+                let records = self.reflective_dataset(engine, &parent_run, &minibatch, &ids_to_names, target, metric, &mut adapter_rng).await;
                 if !records.is_empty() {
                     dataset.push((c, records));
                 }
@@ -742,7 +784,9 @@ impl Gepa {
     /// DSPy's `make_reflective_dataset` for one predictor: per run of the minibatch, one call of
     /// that predictor (drawn at random when it ran several times) with its inputs, outputs and
     /// the metric's feedback on that predictor (DSPy's `metric(..., pred_name, pred_trace)`;
-    /// LM calls of an LM-judged metric count against the budget). Runs that failed are left out.
+    /// LM calls of an LM-judged metric count against the budget). Runs that failed are left out,
+    /// unless `add_format_failure_as_feedback` is on and this predictor's output failed to parse:
+    /// then that call is shown, with the format it should have followed.
     #[allow(clippy::too_many_arguments)]
     async fn reflective_dataset(
         &self,
@@ -750,12 +794,20 @@ impl Gepa {
         run: &EvalRun,
         examples: &[Example],
         ids_to_names: &HashMap<PredictorId, String>,
-        name: &str,
+        target: Target<'_>,
         metric: &dyn Metric,
         rng: &mut SeededRng,
     ) -> Vec<Value> {
+        let name = target.name;
         let mut records = Vec::new();
         for (example, outcome) in examples.iter().zip(&run.outcomes) {
+            let is_target = |id: &PredictorId| ids_to_names.get(id).is_some_and(|n| n == name);
+            if self.add_format_failure_as_feedback
+                && let Some(failed) = outcome.failed_calls.iter().find(|f| is_target(&f.predictor))
+            {
+                records.push(format_failure_record(&failed.inputs, &failed.completion, target.signature));
+                continue;
+            }
             let Some(prediction) = &outcome.prediction else { continue };
             let calls: Vec<_> = outcome.trace.iter().filter(|e| ids_to_names.get(&e.predictor).is_some_and(|n| n == name)).collect();
             let Some(entry) = calls.choose(rng) else { continue };

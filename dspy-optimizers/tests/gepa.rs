@@ -326,3 +326,51 @@ async fn gepa_uses_a_custom_instruction_proposer() {
     assert!(!shown.is_empty());
     assert!(shown.iter().all(|(components, records)| components == &["self".to_string()] && *records > 0), "{shown:?}");
 }
+
+/// Answers `[[ ## answer ## ]]` for even items and rambles (unparsable in either adapter's
+/// format) for odd ones.
+#[derive(Debug, Default)]
+struct Rambles;
+
+#[async_trait::async_trait]
+impl dspy_core::LanguageModel for Rambles {
+    fn model(&self) -> &str {
+        "rambles"
+    }
+
+    async fn complete(&self, request: dspy_core::LmRequest) -> Result<dspy_core::LmResponse, dspy_core::LmError> {
+        let last = request.messages.last().map(|m| m.content.text()).unwrap_or_default();
+        let text = if last.contains("odd") { "Well, it depends on many things.".to_string() } else { "[[ ## answer ## ]]\n4\n\n[[ ## completed ## ]]".to_string() };
+        Ok(dspy_core::LmResponse::from_texts("rambles", [text]))
+    }
+}
+
+#[tokio::test]
+async fn gepa_shows_format_failures_only_when_asked() {
+    let student = Predict::parse("question -> answer").unwrap().with_lm(std::sync::Arc::new(Rambles));
+    let data: Vec<dspy_core::Example> = (0..6)
+        .map(|i| dspy_core::Example::new().with("question", format!("item {i}, {}?", if i % 2 == 0 { "even" } else { "odd" })).with("answer", "4").with_inputs(["question"]))
+        .collect();
+    let records = |on: bool| {
+        let (student, data) = (student.clone(), data.clone());
+        async move {
+            let proposer = std::sync::Arc::new(AppendRule::default());
+            let gepa = Gepa::new().max_full_evals(3).add_format_failure_as_feedback(on).instruction_proposer(SharedProposer(proposer.clone())).use_merge(false).progress(false);
+            gepa.compile(&student, &data, &ExactWithFeedback).await.unwrap();
+            let datasets = proposer.datasets.lock().unwrap().clone();
+            datasets.into_iter().flat_map(|d| d.into_values().flatten()).collect::<Vec<serde_json::Value>>()
+        }
+    };
+    let shown = records(true).await;
+    let failures: Vec<_> = shown.iter().filter(|r| r["Feedback"].as_str().unwrap().starts_with("Your output failed to parse. Follow this structure:\nsystem: ")).collect();
+    assert!(!failures.is_empty(), "{shown:?}");
+    for f in &failures {
+        let outputs = f["Generated Outputs"].as_str().unwrap();
+        assert!(outputs.starts_with("Couldn't parse the output as per the expected output format. The model's raw response was:\n```\nWell, it depends"), "{outputs}");
+        assert!(f["Inputs"]["question"].as_str().unwrap().contains("odd"));
+        assert!(f["Feedback"].as_str().unwrap().contains("[[ ## answer ## ]]"));
+    }
+    let hidden = records(false).await;
+    assert!(!hidden.is_empty());
+    assert!(hidden.iter().all(|r| r["Inputs"]["question"].as_str().unwrap().contains("even")), "{hidden:?}");
+}

@@ -126,19 +126,33 @@ pub(crate) async fn run(
     inputs: &Map<String, Value>,
     config: crate::lm::LmConfig,
 ) -> crate::Result<(Vec<Map<String, Value>>, crate::lm::Usage)> {
-    let (first, usage) = run_once(adapter, lm, sig, demos, inputs, config.clone()).await?;
-    match (first, adapter.fallback()) {
+    Ok(run_keeping_completion(adapter, lm, sig, demos, inputs, config).await?.map_err(|(error, _)| error)?)
+}
+
+/// [`run`], but a completion that did not parse comes back with its text (DSPy's
+/// `FailedPrediction`), for the trace.
+pub(crate) async fn run_keeping_completion(
+    adapter: &dyn Adapter,
+    lm: &dyn crate::lm::LanguageModel,
+    sig: &Signature,
+    demos: &[Example],
+    inputs: &Map<String, Value>,
+    config: crate::lm::LmConfig,
+) -> crate::Result<Result<(Vec<Map<String, Value>>, crate::lm::Usage), (ParseError, String)>> {
+    let (first, usage, text) = run_once(adapter, lm, sig, demos, inputs, config.clone()).await?;
+    Ok(match (first, adapter.fallback()) {
         (Ok(outputs), _) => Ok((outputs, usage)),
         (Err(error), Some(fallback)) => {
             tracing::debug!(adapter = adapter.name(), fallback = fallback.name(), %error, "parse failed, retrying with fallback adapter");
-            let (second, more) = run_once(fallback, lm, sig, demos, inputs, config).await?;
-            Ok((second?, usage + more))
+            let (second, more, text) = run_once(fallback, lm, sig, demos, inputs, config).await?;
+            second.map(|outputs| (outputs, usage + more)).map_err(|error| (error, text))
         }
-        (Err(error), None) => Err(error.into()),
-    }
+        (Err(error), None) => Err((error, text)),
+    })
 }
 
-type Attempt = (Result<Vec<Map<String, Value>>, ParseError>, crate::lm::Usage);
+/// A parse attempt, its tokens, and the first completion's text.
+type Attempt = (Result<Vec<Map<String, Value>>, ParseError>, crate::lm::Usage, String);
 
 async fn run_once(
     adapter: &dyn Adapter,
@@ -150,7 +164,9 @@ async fn run_once(
 ) -> crate::Result<Attempt> {
     let request = build_request(adapter, lm, sig, demos, inputs, config);
     let response = lm.complete(request).await?;
-    Ok((parse_response(adapter, sig, &response), response.usage))
+    let parsed = parse_response(adapter, sig, &response);
+    let text = if parsed.is_err() { response.outputs.first().map(|o| o.text.clone()).unwrap_or_default() } else { String::new() };
+    Ok((parsed, response.usage, text))
 }
 
 /// The request for one call: the adapter's messages, the settings, and whatever the adapter

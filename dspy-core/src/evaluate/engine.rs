@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::example::Example;
 use crate::module::{DEFAULT_MAX_ERRORS, Module, run_bounded};
 use crate::prediction::Prediction;
-use crate::trace::{self, TraceEntry};
+use crate::trace::{self, FailedCall, TraceEntry};
 use crate::usage::{self, UsageByModel};
 
 /// DSPy's `Evaluate` score of `n` per-example scores summing to `sum`: `100 * sum / n`, rounded
@@ -218,6 +218,8 @@ pub struct ExampleOutcome {
     pub skipped: bool,
     /// The predictor calls of the run, when traces were asked for.
     pub trace: Vec<TraceEntry>,
+    /// The predictor calls whose output did not parse, when traces were asked for.
+    pub failed_calls: Vec<FailedCall>,
     /// LM calls of the run (program and metric).
     pub lm_calls: u64,
     /// Tokens and cost of the run, per model.
@@ -523,8 +525,8 @@ impl Engine {
         if !allowed {
             return (ExampleOutcome { skipped: true, ..ExampleOutcome::default() }, None);
         }
-        let ((result, trace), used) = usage::track(async {
-            let (prediction, trace) = trace::collect(program.forward(&example.inputs())).await;
+        let ((result, trace, failed), used) = usage::track(async {
+            let (prediction, trace, failed) = trace::collect_with_failures(program.forward(&example.inputs())).await;
             let result = match (prediction, metric) {
                 (Err(e), _) => Err((None, e)),
                 (Ok(p), None) => Ok((p, None)),
@@ -533,20 +535,20 @@ impl Engine {
                     Err(e) => Err((Some(p), e)),
                 },
             };
-            (result, trace)
+            (result, trace, failed)
         })
         .await;
-        let lm_calls = used.total().calls.max(trace.len() as u64);
+        let lm_calls = used.total().calls.max((trace.len() + failed.len()) as u64);
         self.budget.record_lm_calls(lm_calls);
-        let trace = if traces == Traces::Off { Vec::new() } else { trace };
+        let (trace, failed_calls) = if traces == Traces::Off { (Vec::new(), Vec::new()) } else { (trace, failed) };
         match result {
             Ok((prediction, score)) => {
-                (ExampleOutcome { prediction: Some(prediction), score, trace, lm_calls, usage: used, ..ExampleOutcome::default() }, None)
+                (ExampleOutcome { prediction: Some(prediction), score, trace, failed_calls, lm_calls, usage: used, ..ExampleOutcome::default() }, None)
             }
             Err((prediction, e)) => {
                 self.budget.record_error();
                 tracing::debug!(error = %e, "a run failed; counted as a failure");
-                let outcome = ExampleOutcome { prediction, error: Some(e.to_string()), trace, lm_calls, usage: used, ..ExampleOutcome::default() };
+                let outcome = ExampleOutcome { prediction, error: Some(e.to_string()), trace, failed_calls, lm_calls, usage: used, ..ExampleOutcome::default() };
                 (outcome, Some(e))
             }
         }

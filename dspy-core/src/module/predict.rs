@@ -176,8 +176,11 @@ impl<S> Predict<S> {
     /// Calls the LM with a map of input values.
     pub async fn forward_map(&self, inputs: &Map<String, Value>) -> Result<Prediction> {
         let call = self.prepare(inputs)?;
-        let (completions, usage) =
-            adapter::run(&*call.adapter, &*call.lm, &self.signature, &self.demos, inputs, call.config).await?;
+        let run = adapter::run_keeping_completion(&*call.adapter, &*call.lm, &self.signature, &self.demos, inputs, call.config).await?;
+        let (completions, usage) = run.map_err(|(error, completion)| {
+            trace::record_failure(call.settings.inner(), self.id, inputs, completion);
+            error
+        })?;
         let prediction = Prediction::from_completions(completions).with_usage(usage);
         trace::record(call.settings.inner(), self.id, inputs, &prediction);
         Ok(prediction)

@@ -53,7 +53,7 @@ pub fn dataset(n: usize, offset: u64) -> Vec<Example> {
         .collect()
 }
 
-fn parse_question(q: &str) -> Option<(String, u64)> {
+pub fn parse_question(q: &str) -> Option<(String, u64)> {
     let start = q.find('[')? + 1;
     let end = q[start..].find(']')? + start;
     let cat = q[start..end].to_string();
