@@ -30,7 +30,7 @@ struct Row {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
-    println!("Simulated LM (examples/optimizer_sim): no API key, no network.");
+    println!("Simulated LM (dspy-sim): no API key, no network.");
     let (trainset, valset) = (dataset(50, 0), dataset(100, 300));
     let student = TwoStep::new();
     let mut rows = Vec::new();

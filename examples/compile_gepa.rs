@@ -4,7 +4,7 @@
 //!
 //! The metric returns a score *and feedback* naming the rule the answer should have followed;
 //! GEPA's reflection LM reads the feedback and rewrites the instructions. With no
-//! configuration this runs on the simulated LM of `examples/optimizer_sim` (no key, no network)
+//! configuration this runs on the simulated LM of `dspy-sim` (no key, no network)
 //! and says so; set `DSPY_LM=provider/model` (and `DSPY_API_BASE` / `DSPY_API_KEY`) to use a
 //! real model as task and reflection LM (a budget of 200 metric calls then).
 

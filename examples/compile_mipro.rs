@@ -2,7 +2,7 @@
 //!
 //!     cargo run --example compile_mipro
 //!
-//! With no configuration this runs on the simulated LM of `examples/optimizer_sim` (no key, no
+//! With no configuration this runs on the simulated LM of `dspy-sim` (no key, no
 //! network) and says so. Set `DSPY_LM=provider/model` (and `DSPY_API_BASE` / `DSPY_API_KEY`)
 //! to compile with a real model: it then also proposes the instructions, and the run is
 //! smaller (MIPROv2 `light` makes a few hundred LM calls on these sizes).

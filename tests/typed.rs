@@ -172,8 +172,8 @@ async fn the_valset_is_an_option_of_the_compilation() {
         .unwrap();
     let trials = &compiled.report.trials;
     assert!(!trials.is_empty());
-    // Scored on the two valset rows (one of them, Peru, answered wrong): a mean of 0.5.
-    assert!(trials.iter().all(|t| (t.score - 0.5).abs() < 1e-9 && t.num_examples == 2), "{:?}", trials.iter().map(|t| t.score).collect::<Vec<_>>());
+    // Scored on the two valset rows (one of them, Peru, answered wrong): 50 %.
+    assert!(trials.iter().all(|t| (t.score - 50.0).abs() < 1e-9 && t.num_examples == 2), "{:?}", trials.iter().map(|t| t.score).collect::<Vec<_>>());
 }
 
 // --- the TypedModule trait on the built-in modules -------------------------------------------------

@@ -48,13 +48,15 @@ pub async fn collect<F: Future>(fut: F) -> (F::Output, Vec<TraceEntry>) {
 /// use std::sync::Arc;
 /// use dspy_core::{DummyLM, Module, Predict, trace};
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-/// let lm = Arc::new(DummyLM::raw(vec!["no fields here".to_string()]));
+/// // Neither the answer nor the JSON adapter's retry has the output fields.
+/// let lm = Arc::new(DummyLM::raw(vec!["no fields here".to_string(), "still none".to_string()]));
 /// let qa = Predict::parse("question -> answer").unwrap().with_lm(lm);
 /// let (out, entries, failures) = trace::collect_with_failures(async {
 ///     qa.forward(&serde_json::json!({"question": "2+2?"}).as_object().unwrap().clone().into()).await
 /// }).await;
 /// assert!(out.is_err() && entries.is_empty());
-/// assert_eq!(failures[0].completion, "no fields here");
+/// assert_eq!(failures.len(), 1);
+/// assert_eq!(failures[0].completion, "still none", "the last attempt's completion");
 /// # });
 /// ```
 pub async fn collect_with_failures<F: Future>(fut: F) -> (F::Output, Vec<TraceEntry>, Vec<FailedCall>) {

@@ -1,11 +1,8 @@
 //! COPRO raises the metric on a held-out split, reproducibly.
 
-#[path = "common/prompt_sim.rs"]
-mod sim;
-
 use dspy_core::{Module, Predict, Predictor};
 use dspy_optimizers::{Copro, Optimizer};
-use sim::{ExactWithFeedback, KEYWORD, SimLm, accuracy, dataset};
+use dspy_sim::{AnswerMatch, KEYWORD, SimLm, accuracy, dataset};
 
 #[tokio::test]
 async fn copro_raises_held_out_accuracy_and_is_reproducible() {
@@ -16,7 +13,7 @@ async fn copro_raises_held_out_accuracy_and_is_reproducible() {
     let baseline = accuracy(&student, &holdout).await;
 
     let copro = Copro::new().prompt_model(lm.clone()).breadth(6).depth(2).seed(0).progress(false);
-    let first = copro.compile(&student, &trainset, &ExactWithFeedback).await.unwrap();
+    let first = copro.compile(&student, &trainset, &AnswerMatch).await.unwrap();
     let after = accuracy(&first.program, &holdout).await;
     println!("COPRO: baseline {baseline:.3} -> {after:.3}, LM calls {}, metric calls {}", first.report.lm_calls, first.report.metric_calls);
     println!("{}", first.report);
@@ -27,7 +24,7 @@ async fn copro_raises_held_out_accuracy_and_is_reproducible() {
     assert_eq!(first.report.metric_calls, 12 * 24);
     assert_eq!(first.report.extra["total_calls"], 12);
 
-    let second = copro.compile(&student, &trainset, &ExactWithFeedback).await.unwrap();
+    let second = copro.compile(&student, &trainset, &AnswerMatch).await.unwrap();
     assert_eq!(second.program.signature().instructions(), first.program.signature().instructions());
     assert_eq!(second.report.best_score, first.report.best_score);
     let scores = |r: &dspy_optimizers::CompileReport| r.trials.iter().map(|t| t.score).collect::<Vec<_>>();
@@ -38,7 +35,7 @@ async fn copro_raises_held_out_accuracy_and_is_reproducible() {
 async fn copro_rejects_breadth_one() {
     let lm = SimLm::new();
     let student = Predict::parse("question -> answer").unwrap().with_lm(lm.clone());
-    let err = Copro::new().breadth(1).compile(&student, &dataset(4, 0), &ExactWithFeedback).await.unwrap_err();
+    let err = Copro::new().breadth(1).compile(&student, &dataset(4, 0), &AnswerMatch).await.unwrap_err();
     assert!(err.to_string().contains("Breadth must be greater than 1"));
 }
 
@@ -46,11 +43,11 @@ async fn copro_rejects_breadth_one() {
 async fn copro_searches_each_predictor_of_a_two_step_program() {
     use dspy_core::Module;
     let lm = SimLm::new();
-    let student = sim::TwoStep::new(lm.clone());
+    let student = dspy_sim::TwoStep::new().with_lm(lm.clone());
     let (trainset, holdout) = (dataset(16, 0), dataset(60, 500));
     let baseline = accuracy(&student, &holdout).await;
     let copro = Copro::new().prompt_model(lm.clone()).breadth(3).depth(2).progress(false);
-    let c = copro.compile(&student, &trainset, &ExactWithFeedback).await.unwrap();
+    let c = copro.compile(&student, &trainset, &AnswerMatch).await.unwrap();
     let after = accuracy(&c.program, &holdout).await;
     println!("COPRO two-step: baseline {baseline:.3} -> {after:.3}");
     // Depth 1: 3 candidates per predictor; depth 2: all 6 candidates of each predictor again.

@@ -3,23 +3,20 @@
 //! `metric_threshold` of 0 is no threshold, random search keeps `LabeledFewShot(k=0)`, and
 //! MIPROv2's default trial is the student as it is.
 
-#[path = "common/prompt_sim.rs"]
-mod sim;
-
 use dspy_core::evaluate::{Evaluate, Metric, Score};
 use dspy_core::trace::TraceEntry;
 use dspy_core::{DummyLM, Error, Example, Module, Predict, Prediction, Predictor};
 use dspy_optimizers::{BootstrapFewShot, BootstrapFewShotWithRandomSearch, Copro, MiproV2, Optimizer, Simba, Split};
-use sim::{CATEGORIES, ExactWithFeedback, SimLm, dataset};
+use dspy_sim::{AnswerMatch, CATEGORIES, SimLm, dataset};
 
-/// `ExactWithFeedback`, except that it fails (an `Err`, as an LM-judged metric whose judge
+/// `AnswerMatch`, except that it fails (an `Err`, as an LM-judged metric whose judge
 /// errs) on every category but `delta`: three runs in four fail.
 struct FailsOnMost;
 
 #[async_trait::async_trait]
 impl Metric for FailsOnMost {
     fn score(&self, example: &Example, prediction: &Prediction, trace: Option<&[TraceEntry]>) -> Score {
-        ExactWithFeedback.score(example, prediction, trace)
+        AnswerMatch.score(example, prediction, trace)
     }
 
     async fn try_score(&self, example: &Example, prediction: &Prediction, trace: Option<&[TraceEntry]>) -> dspy_core::Result<Score> {
@@ -128,13 +125,13 @@ async fn mipro_default_trial_is_the_student_with_its_own_demos() {
     let mut student = Predict::parse("question -> answer").unwrap().with_lm(lm.clone());
     student.set_demos(demos);
     let (trainset, valset) = (dataset(20, 0), dataset(20, 300));
-    let own = Evaluate::new(valset.clone(), ExactWithFeedback).run(&student).await.unwrap().score;
+    let own = Evaluate::new(valset.clone(), AnswerMatch).run(&student).await.unwrap().score;
     let mut bare = student.clone();
     bare.set_demos(Vec::new());
-    let zero_shot = Evaluate::new(valset.clone(), ExactWithFeedback).run(&bare).await.unwrap().score;
+    let zero_shot = Evaluate::new(valset.clone(), AnswerMatch).run(&bare).await.unwrap().score;
     assert!(own > zero_shot, "own demos {own}, none {zero_shot}");
 
-    let c = MiproV2::new().prompt_model(lm.clone()).progress(false).compile(&student, &trainset, &ExactWithFeedback).valset(&valset).await.unwrap();
+    let c = MiproV2::new().prompt_model(lm.clone()).progress(false).compile(&student, &trainset, &AnswerMatch).valset(&valset).await.unwrap();
     assert!(c.report.trials[0].description.starts_with("default program"), "{}", c.report.trials[0].description);
     assert_eq!(c.report.trials[0].score, own);
     assert!(c.report.best_score.unwrap() >= own);

@@ -5,16 +5,13 @@
 //! The simulated LM answers right when a demo of the question's category is in the prompt
 //! (or by luck, 25%), so these numbers measure which demos each optimizer picks.
 
-#[path = "common/prompt_sim.rs"]
-mod sim;
-
 use std::sync::Arc;
 
 use dspy_core::retrieve::FnEmbedder;
 use dspy_core::{Example, Module, Predict, Predictor};
 use dspy_optimizers::ensemble::majority_vote;
 use dspy_optimizers::{BootstrapFewShot, BootstrapFewShotWithRandomSearch, Ensemble, KNNFewShot, LabeledFewShot, Optimizer};
-use sim::{CATEGORIES, ExactWithFeedback, SimLm, accuracy, dataset};
+use dspy_sim::{AnswerMatch, CATEGORIES, SimLm, accuracy, dataset};
 
 fn student(lm: &Arc<SimLm>) -> Predict {
     Predict::parse("question -> answer").unwrap().with_lm(lm.clone())
@@ -46,18 +43,18 @@ async fn labeled_few_shot_raises_held_out_accuracy_and_is_reproducible() {
     let student = student(&lm);
     let baseline = accuracy(&student, &holdout).await;
     let optimizer = LabeledFewShot::new(8).seed(3);
-    let first = optimizer.compile(&student, &trainset, &ExactWithFeedback).await.unwrap();
+    let first = optimizer.compile(&student, &trainset, &AnswerMatch).await.unwrap();
     let after = accuracy(&first.program, &holdout).await;
     println!("LabeledFewShot(8): baseline {baseline:.3} -> {after:.3}");
     assert_eq!(first.program.demos().len(), 8);
     assert!(after >= baseline + 0.4, "baseline {baseline}, after {after}");
     // One labeled demo covers one category of four: far less lift than eight.
-    let one = LabeledFewShot::new(1).seed(3).compile(&student, &trainset, &ExactWithFeedback).await.unwrap();
+    let one = LabeledFewShot::new(1).seed(3).compile(&student, &trainset, &AnswerMatch).await.unwrap();
     let after_one = accuracy(&one.program, &holdout).await;
     println!("LabeledFewShot(1): {after_one:.3}");
     assert!(after_one + 0.2 <= after, "k=1 {after_one}, k=8 {after}");
 
-    let second = optimizer.compile(&student, &trainset, &ExactWithFeedback).await.unwrap();
+    let second = optimizer.compile(&student, &trainset, &AnswerMatch).await.unwrap();
     assert_eq!(second.program.demos(), first.program.demos());
     assert_eq!(answers(&second.program, &holdout).await, answers(&first.program, &holdout).await);
 }
@@ -69,7 +66,7 @@ async fn bootstrap_few_shot_raises_held_out_accuracy_and_is_reproducible() {
     let student = student(&lm);
     let baseline = accuracy(&student, &holdout).await;
     let optimizer = BootstrapFewShot::new().max_bootstrapped_demos(4).max_labeled_demos(4).seed(0).progress(false);
-    let first = optimizer.compile(&student, &trainset, &ExactWithFeedback).await.unwrap();
+    let first = optimizer.compile(&student, &trainset, &AnswerMatch).await.unwrap();
     let after = accuracy(&first.program, &holdout).await;
     println!("BootstrapFewShot: baseline {baseline:.3} -> {after:.3}; {}", first.report.extra);
     // Four demos, all bootstrapped from teacher runs that passed the metric: each carries the
@@ -88,7 +85,7 @@ async fn bootstrap_few_shot_raises_held_out_accuracy_and_is_reproducible() {
     assert!(covered.len() >= 3, "{covered:?}");
     assert!(after >= baseline + 0.4, "baseline {baseline}, after {after}");
 
-    let second = optimizer.compile(&student, &trainset, &ExactWithFeedback).await.unwrap();
+    let second = optimizer.compile(&student, &trainset, &AnswerMatch).await.unwrap();
     assert_eq!(second.program.demos(), first.program.demos());
     assert_eq!(answers(&second.program, &holdout).await, answers(&first.program, &holdout).await);
 }
@@ -107,7 +104,7 @@ async fn random_search_picks_the_best_candidate_and_is_reproducible() {
         .max_labeled_demos(2)
         .seed(0)
         .progress(false);
-    let first = optimizer.compile(&student, &trainset, &ExactWithFeedback).valset(&valset).await.unwrap();
+    let first = optimizer.compile(&student, &trainset, &AnswerMatch).valset(&valset).await.unwrap();
     let after = accuracy(&first.program, &holdout).await;
     let scores: Vec<f64> = first.report.trials.iter().map(|t| t.score).collect();
     println!("RandomSearch: baseline {baseline:.3} -> {after:.3}; val scores {scores:?}");
@@ -120,7 +117,7 @@ async fn random_search_picks_the_best_candidate_and_is_reproducible() {
     assert!(best > scores.iter().cloned().fold(f64::MAX, f64::min), "{scores:?}");
     assert!(after >= baseline + 0.25, "baseline {baseline}, after {after}");
 
-    let second = optimizer.compile(&student, &trainset, &ExactWithFeedback).valset(&valset).await.unwrap();
+    let second = optimizer.compile(&student, &trainset, &AnswerMatch).valset(&valset).await.unwrap();
     let second_scores: Vec<f64> = second.report.trials.iter().map(|t| t.score).collect();
     assert_eq!(second_scores, scores);
     assert_eq!(second.program.demos(), first.program.demos());
@@ -152,7 +149,7 @@ async fn knn_few_shot_picks_same_category_demos_and_is_reproducible() {
     let student = student(&lm);
     let baseline = accuracy(&student, &holdout).await;
     let knn = KNNFewShot::new(3, Arc::new(bag_of_words())).bootstrap(BootstrapFewShot::new().seed(0));
-    let first = knn.compile(&student, &trainset, &ExactWithFeedback).await.unwrap();
+    let first = knn.compile(&student, &trainset, &AnswerMatch).await.unwrap();
     assert!(first.student().demos().is_empty());
 
     // The neighbours of a question are mostly of its category, and become its demos.
@@ -178,7 +175,7 @@ async fn knn_few_shot_picks_same_category_demos_and_is_reproducible() {
     // Per call: at most k teacher runs, then the student's run.
     assert!(calls <= 4 * holdout.len() as u64 && calls >= 2 * holdout.len() as u64, "{calls}");
 
-    let second = knn.compile(&student, &trainset, &ExactWithFeedback).await.unwrap();
+    let second = knn.compile(&student, &trainset, &AnswerMatch).await.unwrap();
     assert_eq!(answers(&second, &holdout).await, answers(&first, &holdout).await);
     let ex = holdout[5].inputs();
     assert_eq!(first.program_for(&ex).await.unwrap().demos(), second.program_for(&ex).await.unwrap().demos());
@@ -189,13 +186,13 @@ async fn knn_neighbours_beat_random_labeled_demos_of_the_same_count() {
     let lm = SimLm::new();
     let (trainset, holdout) = (dataset(24, 0), dataset(60, 500));
     let student = student(&lm);
-    let labeled = LabeledFewShot::new(1).seed(0).compile(&student, &trainset, &ExactWithFeedback).await.unwrap();
+    let labeled = LabeledFewShot::new(1).seed(0).compile(&student, &trainset, &AnswerMatch).await.unwrap();
     let labeled_acc = accuracy(&labeled.program, &holdout).await;
     let knn = KNNFewShot::new(1, Arc::new(bag_of_words())).bootstrap(BootstrapFewShot::new().seed(0));
-    let knn_acc = accuracy(&knn.compile(&student, &trainset, &ExactWithFeedback).await.unwrap(), &holdout).await;
+    let knn_acc = accuracy(&knn.compile(&student, &trainset, &AnswerMatch).await.unwrap(), &holdout).await;
     // A constant embedder makes every example equally near: always the first one (alpha).
     let flat = KNNFewShot::new(1, Arc::new(FnEmbedder::new(|t: &[String]| Ok(vec![vec![1.0, 0.0]; t.len()]))));
-    let flat_program = flat.compile(&student, &trainset, &ExactWithFeedback).await.unwrap();
+    let flat_program = flat.compile(&student, &trainset, &AnswerMatch).await.unwrap();
     assert_eq!(flat_program.knn().nearest(&holdout[1].inputs()).await.unwrap()[0], trainset[0]);
     let flat_acc = accuracy(&flat_program, &holdout).await;
     println!("one demo: labeled {labeled_acc:.3}, constant-embedder KNN {flat_acc:.3}, bag-of-words KNN {knn_acc:.3}");
@@ -209,16 +206,16 @@ async fn knn_few_shot_rejects_bad_configurations() {
     let student = student(&lm);
     let trainset = dataset(8, 0);
     let knn = |k| KNNFewShot::new(k, Arc::new(bag_of_words()));
-    let err = knn(0).compile(&student, &trainset, &ExactWithFeedback).await.unwrap_err();
+    let err = knn(0).compile(&student, &trainset, &AnswerMatch).await.unwrap_err();
     assert!(err.to_string().contains("k >= 1"), "{err}");
-    let err = knn(2).compile(&student, &[] as &[Example], &ExactWithFeedback).await.unwrap_err();
+    let err = knn(2).compile(&student, &[] as &[Example], &AnswerMatch).await.unwrap_err();
     assert!(err.to_string().contains("non-empty"), "{err}");
     let unmarked = vec![Example::new().with("question", "[alpha] What is the transform of code 12?").with("answer", "24")];
-    let err = knn(2).compile(&student, &unmarked, &ExactWithFeedback).await.unwrap_err();
+    let err = knn(2).compile(&student, &unmarked, &AnswerMatch).await.unwrap_err();
     assert!(err.to_string().contains("with_inputs"), "{err}");
     // An embedder returning vectors of different sizes.
     let ragged = FnEmbedder::new(|t: &[String]| Ok(t.iter().enumerate().map(|(i, _)| vec![1.0; 1 + i % 2]).collect()));
-    let err = KNNFewShot::new(2, Arc::new(ragged)).compile(&student, &trainset, &ExactWithFeedback).await.unwrap_err();
+    let err = KNNFewShot::new(2, Arc::new(ragged)).compile(&student, &trainset, &AnswerMatch).await.unwrap_err();
     assert!(matches!(err, dspy_core::Error::Retrieve(_)), "{err}");
 }
 
@@ -228,7 +225,7 @@ async fn members(lm: &Arc<SimLm>, trainset: &[Example]) -> Vec<Predict> {
     let mut out = Vec::new();
     for missing in CATEGORIES {
         let subset: Vec<Example> = trainset.iter().filter(|e| tag(e) != missing).cloned().collect();
-        let c = LabeledFewShot::new(3).sample(false).compile(&student(lm), &subset, &ExactWithFeedback).await.unwrap();
+        let c = LabeledFewShot::new(3).sample(false).compile(&student(lm), &subset, &AnswerMatch).await.unwrap();
         out.push(c.program);
     }
     out

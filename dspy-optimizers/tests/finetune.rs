@@ -2,9 +2,6 @@
 //! fine-tuning jobs and chat completions endpoints; the local-command finetuner with a tiny
 //! shell script; and BetterTogether's strategy parsing and step sequence.
 
-#[path = "common/prompt_sim.rs"]
-mod sim;
-
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -21,7 +18,7 @@ use dspy_optimizers::{
     BetterTogether, BootstrapFewShot, BootstrapFinetune, FinetuneError, LabeledFewShot, LocalCommand, OpenAIFinetuner, Optimizer,
 };
 use serde_json::{Value, json};
-use sim::{ExactWithFeedback, SimLm, TwoStep, dataset};
+use dspy_sim::{AnswerMatch, SimLm, TwoStep, dataset};
 
 const KEY: &str = "sk-test-SECRET-4242";
 const FT_MODEL: &str = "ft:gpt-4o-mini:acme::t1";
@@ -364,9 +361,9 @@ async fn a_bad_strategy_or_ratio_fails_before_any_lm_call() {
     let student = Predict::parse("question -> answer").unwrap().with_lm(lm.clone());
     let trainset = dataset(8, 0);
     let optimizer = BetterTogether::with_optimizers(LabeledFewShot::new(2), BootstrapFinetune::new()).strategy("p -> q");
-    let err = optimizer.compile(&student, &trainset, &ExactWithFeedback).await.unwrap_err();
+    let err = optimizer.compile(&student, &trainset, &AnswerMatch).await.unwrap_err();
     assert!(err.to_string().contains("invalid optimizer key \"q\""), "{err}");
-    let err = optimizer.clone().strategy("p").valset_ratio(1.0).compile(&student, &trainset, &ExactWithFeedback).await.unwrap_err();
+    let err = optimizer.clone().strategy("p").valset_ratio(1.0).compile(&student, &trainset, &AnswerMatch).await.unwrap_err();
     assert!(err.to_string().contains("valset_ratio"), "{err}");
     assert_eq!(lm.calls(), 0);
 }
@@ -395,7 +392,7 @@ async fn better_together_runs_prompt_then_weight_optimization() {
     .strategy("p -> w")
     .progress(false);
 
-    let compiled = optimizer.compile(&student, &trainset, &ExactWithFeedback).valset(&valset).await.unwrap();
+    let compiled = optimizer.compile(&student, &trainset, &AnswerMatch).valset(&valset).await.unwrap();
 
     let report = &compiled.report;
     let names: Vec<&str> = report.trials.iter().map(|t| t.description.as_str()).collect();
@@ -436,7 +433,7 @@ async fn better_together_returns_the_best_so_far_when_a_step_fails() {
     .valset_ratio(0.25)
     .progress(false);
 
-    let compiled = optimizer.compile(&student, &dataset(16, 0), &ExactWithFeedback).await.unwrap();
+    let compiled = optimizer.compile(&student, &dataset(16, 0), &AnswerMatch).await.unwrap();
 
     let report = &compiled.report;
     assert_eq!(report.trials.len(), 2, "original and p only");

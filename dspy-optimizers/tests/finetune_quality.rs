@@ -4,9 +4,6 @@
 //! untrained model does when it guesses) that the most training records follow. Trained on the
 //! runs the metric passed it learns the rules; trained on every run it learns the echo.
 
-#[path = "common/prompt_sim.rs"]
-mod sim;
-
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -14,7 +11,7 @@ use dspy_core::{ChatAdapter, FormatOutputs, LanguageModel, LmError, LmRequest, L
 use dspy_optimizers::bootstrap_finetune::{FinetuneJob, FinetuneRequest, Finetuner};
 use dspy_optimizers::{BetterTogether, BootstrapFewShot, BootstrapFinetune, FinetuneError, Optimizer};
 use serde_json::{Map, Value, json};
-use sim::{CATEGORIES, ExactWithFeedback, SimLm, accuracy, dataset, gold, parse_question};
+use dspy_sim::{AnswerMatch, CATEGORIES, SimLm, accuracy, dataset, gold, parse_question};
 
 /// A rule the learner can adopt: one tag's rule, or echoing the code.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -121,8 +118,8 @@ async fn bootstrap_finetune_learns_from_the_runs_the_metric_passed() {
     let dir = tempfile::tempdir().unwrap();
     let finetune = |filter: bool| BootstrapFinetune::new().finetuner(Learner::default()).data_dir(dir.path()).filter_by_metric(filter).progress(false);
 
-    let filtered = finetune(true).compile(&student, &trainset, &ExactWithFeedback).await.unwrap();
-    let unfiltered = finetune(false).compile(&student, &trainset, &ExactWithFeedback).await.unwrap();
+    let filtered = finetune(true).compile(&student, &trainset, &AnswerMatch).await.unwrap();
+    let unfiltered = finetune(false).compile(&student, &trainset, &AnswerMatch).await.unwrap();
     let (after, careless) = (accuracy(&filtered.program, &holdout).await, accuracy(&unfiltered.program, &holdout).await);
     println!("BootstrapFinetune: untrained {before:.3}; trained on passing runs {after:.3}; on every run {careless:.3}");
     assert!(filtered.program.lm().unwrap().model().starts_with("learned"));
@@ -144,7 +141,7 @@ async fn better_together_fine_tunes_on_what_the_prompt_step_taught() {
     )
     .strategy("p -> w")
     .progress(false);
-    let compiled = optimizer.compile(&student, &trainset, &ExactWithFeedback).valset(&valset).await.unwrap();
+    let compiled = optimizer.compile(&student, &trainset, &AnswerMatch).valset(&valset).await.unwrap();
     let report = &compiled.report;
     println!("{report}");
     let scores: Vec<f64> = report.trials.iter().map(|t| t.score).collect();

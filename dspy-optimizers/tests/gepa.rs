@@ -1,11 +1,8 @@
 //! GEPA raises the metric on a held-out split, reproducibly, within its metric-call budget.
 
-#[path = "common/prompt_sim.rs"]
-mod sim;
-
 use dspy_core::{Module, Predict, Predictor};
 use dspy_optimizers::{AutoMode, Gepa, Optimizer};
-use sim::{ExactWithFeedback, KEYWORD, SimLm, accuracy, dataset};
+use dspy_sim::{AnswerMatch, KEYWORD, SimLm, accuracy, dataset};
 
 fn summary(c: &dspy_optimizers::Compiled<Predict>) -> (String, Option<f64>, Vec<f64>, serde_json::Value) {
     (
@@ -23,7 +20,7 @@ async fn gepa_light_raises_held_out_accuracy_and_is_reproducible() {
     let (trainset, valset, holdout) = (dataset(30, 0), dataset(20, 300), dataset(80, 900));
     let baseline = accuracy(&student, &holdout).await;
     let gepa = Gepa::new().auto(AutoMode::Light).reflection_lm(lm.clone()).progress(false);
-    let first = gepa.compile(&student, &trainset, &ExactWithFeedback).valset(&valset).await.unwrap();
+    let first = gepa.compile(&student, &trainset, &AnswerMatch).valset(&valset).await.unwrap();
     let after = accuracy(&first.program, &holdout).await;
     println!("GEPA light: baseline {baseline:.3} -> {after:.3}; LM calls {}; metric calls {}", first.report.lm_calls, first.report.metric_calls);
     println!("{}", first.report);
@@ -38,7 +35,7 @@ async fn gepa_light_raises_held_out_accuracy_and_is_reproducible() {
     assert!(first.report.metric_calls >= 460 && first.report.metric_calls < 460 + 2 * 3 + 20);
     assert!(!extra["pareto_frontier"]["programs"].as_array().unwrap().is_empty());
 
-    let second = gepa.compile(&student, &trainset, &ExactWithFeedback).valset(&valset).await.unwrap();
+    let second = gepa.compile(&student, &trainset, &AnswerMatch).valset(&valset).await.unwrap();
     assert_eq!(summary(&second), summary(&first));
 }
 
@@ -47,11 +44,11 @@ async fn gepa_requires_a_budget_and_respects_a_hard_cap() {
     let lm = SimLm::new();
     let student = Predict::parse("question -> answer").unwrap().with_lm(lm.clone());
     let (trainset, valset) = (dataset(12, 0), dataset(8, 300));
-    let err = Gepa::new().reflection_lm(lm.clone()).compile(&student, &trainset, &ExactWithFeedback).valset(&valset).await.unwrap_err();
+    let err = Gepa::new().reflection_lm(lm.clone()).compile(&student, &trainset, &AnswerMatch).valset(&valset).await.unwrap_err();
     assert!(err.to_string().contains("Exactly one of max_metric_calls, max_full_evals, auto must be set"));
     // `max_metric_calls` is both GEPA's budget and a hard cap: never passed.
     let capped = Gepa::new().reflection_lm(lm.clone()).max_metric_calls(50).progress(false);
-    let c = capped.compile(&student, &trainset, &ExactWithFeedback).valset(&valset).await.unwrap();
+    let c = capped.compile(&student, &trainset, &AnswerMatch).valset(&valset).await.unwrap();
     assert!(c.report.metric_calls <= 50, "{}", c.report.metric_calls);
     assert_eq!(c.report.budget.max_metric_calls, Some(50));
 }
@@ -205,7 +202,7 @@ struct PerStage {
 #[async_trait::async_trait]
 impl dspy_core::evaluate::Metric for PerStage {
     fn score(&self, example: &dspy_core::Example, prediction: &dspy_core::Prediction, trace: Option<&[dspy_core::trace::TraceEntry]>) -> dspy_core::evaluate::Score {
-        let s = ExactWithFeedback.score(example, prediction, trace);
+        let s = AnswerMatch.score(example, prediction, trace);
         dspy_core::evaluate::Score::with_feedback(s.value, if s.value == 1.0 { "Correct." } else { "Incorrect." })
     }
 
@@ -234,7 +231,7 @@ impl dspy_core::evaluate::Metric for PerStage {
 #[tokio::test]
 async fn gepa_asks_the_metric_for_each_predictors_own_feedback() {
     let lm = SimLm::new();
-    let student = sim::TwoStep::new(lm.clone());
+    let student = dspy_sim::TwoStep::new().with_lm(lm.clone());
     let (trainset, valset) = (dataset(12, 0), dataset(8, 300));
     let (mut with, mut without) = (0, 0);
     for seed in 0..10 {
@@ -255,7 +252,7 @@ async fn gepa_asks_the_metric_for_each_predictors_own_feedback() {
 #[tokio::test]
 async fn each_predictor_is_shown_its_own_feedback() {
     let lm = SimLm::new();
-    let student = sim::TwoStep::new(lm.clone());
+    let student = dspy_sim::TwoStep::new().with_lm(lm.clone());
     let proposer = std::sync::Arc::new(AppendRule::default());
     let gepa = Gepa::new()
         .max_full_evals(2)
@@ -320,7 +317,7 @@ async fn gepa_uses_a_custom_instruction_proposer() {
     let student = Predict::parse("question -> answer").unwrap().with_lm(lm.clone());
     let proposer = std::sync::Arc::new(AppendRule::default());
     let gepa = Gepa::new().max_full_evals(3).instruction_proposer(SharedProposer(proposer.clone())).use_merge(false).progress(false);
-    let c = gepa.compile(&student, &dataset(12, 0), &ExactWithFeedback).valset(&dataset(8, 300)).await.unwrap();
+    let c = gepa.compile(&student, &dataset(12, 0), &AnswerMatch).valset(&dataset(8, 300)).await.unwrap();
     assert!(c.program.signature().instructions().ends_with(&format!("Use the {KEYWORD}.")), "{}", c.program.signature().instructions());
     let shown = proposer.shown.lock().unwrap();
     assert!(!shown.is_empty());
@@ -356,7 +353,7 @@ async fn gepa_shows_format_failures_only_when_asked() {
         async move {
             let proposer = std::sync::Arc::new(AppendRule::default());
             let gepa = Gepa::new().max_full_evals(3).add_format_failure_as_feedback(on).instruction_proposer(SharedProposer(proposer.clone())).use_merge(false).progress(false);
-            gepa.compile(&student, &data, &ExactWithFeedback).await.unwrap();
+            gepa.compile(&student, &data, &AnswerMatch).await.unwrap();
             let datasets = proposer.datasets.lock().unwrap().clone();
             datasets.into_iter().flat_map(|d| d.into_values().flatten()).collect::<Vec<serde_json::Value>>()
         }

@@ -1,25 +1,25 @@
 //! The metric gets a trace only where DSPy 3.4.1 passes one: BootstrapFewShot's
-//! `metric(example, prediction, trace)`. GEPA's traced minibatch runs (`bootstrap_trace_data`,
-//! which calls the metric without a trace), SIMBA's (`metric(example, prediction)`) and plain
-//! evaluation keep the traces for themselves but score without them, so a trace-aware metric
-//! (`score if trace is None else score >= t`) scores a parent and its child the same way.
-
-#[path = "common/prompt_sim.rs"]
-mod sim;
+//! `metric(example, prediction, trace)`, and GEPA's request for feedback on one predictor
+//! (`metric(example, prediction, trace, pred_name, pred_trace)`, whose score GEPA ignores).
+//! GEPA's traced minibatch runs (`bootstrap_trace_data`, which calls the metric without a
+//! trace), SIMBA's (`metric(example, prediction)`) and plain evaluation keep the traces for
+//! themselves but score without them, so a trace-aware metric (`score if trace is None else
+//! score >= t`) scores a parent and its child the same way.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use dspy_core::evaluate::{Metric, Score};
+use dspy_core::evaluate::{Metric, PredictorCall, Score};
 use dspy_core::trace::TraceEntry;
 use dspy_core::{Example, Module, Predict, Prediction};
 use dspy_optimizers::{BootstrapFewShot, Engine, Gepa, Optimizer, Simba};
-use sim::{ExactWithFeedback, SimLm, dataset};
+use dspy_sim::{AnswerMatch, SimLm, dataset};
 
-/// `ExactWithFeedback`, counting the calls that came with a trace and those without.
+/// `AnswerMatch`, counting the calls that came with a trace and those without.
 #[derive(Default)]
 struct TraceSpy {
     with_trace: AtomicUsize,
     without: AtomicUsize,
+    asked_about_a_predictor: AtomicUsize,
 }
 
 impl TraceSpy {
@@ -28,13 +28,19 @@ impl TraceSpy {
     }
 }
 
+#[async_trait::async_trait]
 impl Metric for TraceSpy {
     fn score(&self, example: &Example, prediction: &Prediction, trace: Option<&[TraceEntry]>) -> Score {
         match trace {
             Some(_) => self.with_trace.fetch_add(1, Ordering::SeqCst),
             None => self.without.fetch_add(1, Ordering::SeqCst),
         };
-        ExactWithFeedback.score(example, prediction, trace)
+        AnswerMatch.score(example, prediction, trace)
+    }
+
+    async fn try_score_predictor(&self, example: &Example, prediction: &Prediction, trace: &[TraceEntry], _predictor: PredictorCall<'_>) -> dspy_core::Result<Score> {
+        self.asked_about_a_predictor.fetch_add(1, Ordering::SeqCst);
+        Ok(AnswerMatch.score(example, prediction, Some(trace)))
     }
 }
 
@@ -49,6 +55,7 @@ async fn only_bootstrap_few_shot_hands_the_trace_to_the_metric() {
     let (traced, plain) = spy.counts();
     assert_eq!(traced, 0, "GEPA scored {traced} runs with a trace");
     assert!(plain > 0);
+    assert!(spy.asked_about_a_predictor.load(Ordering::SeqCst) > 0, "GEPA asks for each predictor's feedback, with the trace");
 
     let spy = TraceSpy::default();
     Simba::new().bsize(8).num_candidates(2).max_steps(2).prompt_model(lm.clone()).progress(false).compile(&student, &trainset, &spy).await.unwrap();

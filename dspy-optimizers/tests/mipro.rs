@@ -1,11 +1,8 @@
 //! MIPROv2 raises the metric on a held-out split, reproducibly, with demos and zero-shot.
 
-#[path = "common/prompt_sim.rs"]
-mod sim;
-
 use dspy_core::{Module, Predict, Predictor};
 use dspy_optimizers::{MiproV2, Optimizer, Split};
-use sim::{ExactWithFeedback, KEYWORD, SimLm, accuracy, dataset};
+use dspy_sim::{AnswerMatch, KEYWORD, SimLm, accuracy, dataset};
 
 fn summary(c: &dspy_optimizers::Compiled<Predict>) -> (String, usize, Option<f64>, Vec<f64>) {
     (
@@ -24,7 +21,7 @@ async fn mipro_light_raises_held_out_accuracy_and_is_reproducible() {
     let baseline = accuracy(&student, &holdout).await;
 
     let mipro = MiproV2::new().prompt_model(lm.clone()).progress(false);
-    let first = mipro.compile(&student, &trainset, &ExactWithFeedback).valset(&valset).await.unwrap();
+    let first = mipro.compile(&student, &trainset, &AnswerMatch).valset(&valset).await.unwrap();
     let after = accuracy(&first.program, &holdout).await;
     println!("MIPROv2 light: baseline {baseline:.3} -> {after:.3}; LM calls {}; metric calls {}", first.report.lm_calls, first.report.metric_calls);
     println!("{}", first.report);
@@ -36,7 +33,7 @@ async fn mipro_light_raises_held_out_accuracy_and_is_reproducible() {
     assert_eq!(first.report.extra["demo_sets"].as_array().unwrap().len(), 6);
     assert_eq!(first.report.extra["minibatch"], true);
 
-    let second = mipro.compile(&student, &trainset, &ExactWithFeedback).valset(&valset).await.unwrap();
+    let second = mipro.compile(&student, &trainset, &AnswerMatch).valset(&valset).await.unwrap();
     assert_eq!(summary(&second), summary(&first));
 }
 
@@ -47,7 +44,7 @@ async fn mipro_zero_shot_finds_the_instruction() {
     let (trainset, valset, holdout) = (dataset(40, 0), dataset(60, 300), dataset(80, 900));
     let baseline = accuracy(&student, &holdout).await;
     let mipro = MiproV2::new().prompt_model(lm.clone()).zero_shot().progress(false);
-    let first = mipro.compile(&student, &trainset, &ExactWithFeedback).valset(&valset).await.unwrap();
+    let first = mipro.compile(&student, &trainset, &AnswerMatch).valset(&valset).await.unwrap();
     let after = accuracy(&first.program, &holdout).await;
     println!("MIPROv2 zero-shot: baseline {baseline:.3} -> {after:.3}; LM calls {}", first.report.lm_calls);
     println!("{}", first.report);
@@ -57,17 +54,17 @@ async fn mipro_zero_shot_finds_the_instruction() {
     // Zero-shot: n = 6 instruction candidates, 9 trials.
     assert_eq!(first.report.extra["instruction_candidates"][0].as_array().unwrap().len(), 6);
     assert_eq!(first.report.extra["num_trials"], 9);
-    let second = mipro.compile(&student, &trainset, &ExactWithFeedback).valset(&valset).await.unwrap();
+    let second = mipro.compile(&student, &trainset, &AnswerMatch).valset(&valset).await.unwrap();
     assert_eq!(summary(&second), summary(&first));
 }
 
 #[tokio::test]
 async fn mipro_light_on_a_two_step_program() {
     let lm = SimLm::new();
-    let student = sim::TwoStep::new(lm.clone());
+    let student = dspy_sim::TwoStep::new().with_lm(lm.clone());
     let (trainset, valset, holdout) = (dataset(50, 0), dataset(100, 300), dataset(80, 900));
     let baseline = accuracy(&student, &holdout).await;
-    let c = MiproV2::new().prompt_model(lm.clone()).progress(false).compile(&student, &trainset, &ExactWithFeedback).valset(&valset).await.unwrap();
+    let c = MiproV2::new().prompt_model(lm.clone()).progress(false).compile(&student, &trainset, &AnswerMatch).valset(&valset).await.unwrap();
     let after = accuracy(&c.program, &holdout).await;
     println!("MIPROv2 light two-step: baseline {baseline:.3} -> {after:.3}; LM calls {}", c.report.lm_calls);
     // DSPy's light numbers for 2 predictors with demos: 20 trials, 3 instructions, 6 demo sets.

@@ -1,8 +1,11 @@
-//! A deterministic simulated LM whose accuracy truly depends on the prompt, and which also
-//! plays the prompt model / reflection LM of the instruction-proposing optimizers.
+//! The simulated task and LM that the optimizer tests and examples share: a deterministic LM
+//! whose accuracy truly depends on the prompt, and which also plays the prompt model /
+//! reflection LM of the instruction-proposing optimizers. It needs no key and no network, and it
+//! times itself, so benchmarks can subtract LM time. Not published: a dev-dependency only.
 //!
 //! The task: questions `"[alpha] What is the transform of code 17?"` in four categories, each
-//! with its own rule. The LM answers correctly when
+//! with its own rule (alpha doubles the code, beta adds 7, gamma squares it modulo 97, delta
+//! gives 100 + 3 × code). The LM answers correctly when
 //! * the instructions contain the task keyword ([`KEYWORD`]), or
 //! * a demo of the same category is in the prompt;
 //!
@@ -13,7 +16,6 @@
 //! includes the keyword: more often when what it is shown points at it (GEPA's feedback,
 //! SIMBA's contrast of a better and a worse run, MIPROv2's task demos, COPRO's best attempts).
 //! Every draw is a hash of the request, so runs are reproducible.
-#![allow(dead_code)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,13 +23,23 @@ use std::time::Instant;
 
 use dspy_core::evaluate::{Metric, Score};
 use dspy_core::trace::TraceEntry;
-use dspy_core::{ChatAdapter, Example, FormatOutputs, JSONAdapter, LanguageModel, LmError, LmRequest, LmResponse, Module, Prediction, Role, Usage};
+use dspy_core::{ChatAdapter, Example, FormatOutputs, JSONAdapter, LanguageModel, LmError, LmRequest, LmResponse, Prediction, Role, Usage};
 use serde_json::{Map, Value, json};
 
 /// The phrase that makes the task LM follow the rules.
 pub const KEYWORD: &str = "category rule";
 /// The four categories.
 pub const CATEGORIES: [&str; 4] = ["alpha", "beta", "gamma", "delta"];
+
+/// Each category's rule, in words (what the metric's feedback says).
+pub fn rule(category: &str) -> &'static str {
+    match category {
+        "alpha" => "double the code",
+        "beta" => "add 7 to the code",
+        "gamma" => "square the code, then take the remainder modulo 97",
+        _ => "multiply the code by 3, then add 100",
+    }
+}
 
 /// The correct answer for a category and a code.
 pub fn gold(category: &str, n: u64) -> String {
@@ -61,11 +73,12 @@ pub fn parse_question(q: &str) -> Option<(String, u64)> {
     Some((cat, code.parse().ok()?))
 }
 
-/// Exact match on `answer`, with feedback that names the rule (what GEPA's reflection reads).
+/// Exact match on `answer`, with feedback that states the category's rule (what GEPA's
+/// reflection reads).
 #[derive(Clone, Copy, Debug, Default)]
-pub struct ExactWithFeedback;
+pub struct AnswerMatch;
 
-impl Metric for ExactWithFeedback {
+impl Metric for AnswerMatch {
     fn score(&self, example: &Example, prediction: &Prediction, _trace: Option<&[TraceEntry]>) -> Score {
         let expected = example.get_str("answer").unwrap_or_default();
         let got = prediction.get_str("answer").unwrap_or_default().trim().to_string();
@@ -73,12 +86,12 @@ impl Metric for ExactWithFeedback {
             Score::with_feedback(1.0, "Correct.")
         } else {
             let cat = example.get_str("question").and_then(parse_question).map(|(c, _)| c).unwrap_or_default();
-            Score::with_feedback(0.0, format!("Incorrect: expected {expected}, got {got}. Items tagged [{cat}] must be solved with the {KEYWORD}."))
+            Score::with_feedback(0.0, format!("Incorrect: expected {expected}, got {got}. The {KEYWORD} for [{cat}]: {}.", rule(&cat)))
         }
     }
 
     fn name(&self) -> String {
-        "exact_with_feedback".into()
+        "answer_match".into()
     }
 }
 
@@ -312,7 +325,7 @@ pub async fn accuracy<M: dspy_core::Module + ?Sized>(program: &M, examples: &[Ex
     let mut right = 0;
     for ex in examples {
         if let Ok(p) = program.forward(&ex.inputs()).await
-            && ExactWithFeedback.score(ex, &p, None).value == 1.0
+            && AnswerMatch.score(ex, &p, None).value == 1.0
         {
             right += 1;
         }
@@ -331,12 +344,18 @@ pub struct TwoStep {
 }
 
 impl TwoStep {
-    /// Both predictors on `lm`.
-    pub fn new(lm: Arc<SimLm>) -> Self {
+    /// Both predictors with the configured LM (`.with_lm(lm)` to give them one).
+    pub fn new() -> Self {
         TwoStep {
-            classify: dspy_core::Predict::parse("question -> category").unwrap().with_lm(lm.clone()),
-            answer: dspy_core::Predict::parse("question, category -> answer").unwrap().with_lm(lm),
+            classify: dspy_core::Predict::parse("question -> category").expect("a valid signature"),
+            answer: dspy_core::Predict::parse("question, category -> answer").expect("a valid signature"),
         }
+    }
+}
+
+impl Default for TwoStep {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
