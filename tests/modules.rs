@@ -434,3 +434,125 @@ mod doc_example_module {
         assert_eq!(out.answer, "Paris");
     }
 }
+
+// --- source code for the prompt model --------------------------------------------------------
+
+/// Answer in one word.
+#[derive(Signature)]
+struct Short {
+    /// The question.
+    #[input]
+    question: String,
+    #[output]
+    answer: String,
+}
+
+/// Two steps.
+#[module]
+struct Drafted {
+    draft: ChainOfThought<Short>,
+    check: Predict,
+    again: Predict<Short>,
+}
+
+#[module]
+impl Drafted {
+    async fn forward(&self, question: String) -> Result<Prediction> {
+        // The draft first, then the check.
+        let draft = self.draft.call(ShortInput { question }).await?;
+        let ex = Example::new().with("draft", draft.answer.clone());
+        Module::forward(&self.check, &ex).await
+    }
+}
+
+/// DSPy's `get_dspy_source_code`: the header (each signature's declaration or text form, each
+/// nested program's code, once), a blank line, then the struct and `impl` block as written.
+#[test]
+fn a_programs_source_code_is_its_code_as_written() {
+    let program = Drafted { draft: ChainOfThought::new(), check: Predict::parse("draft -> verdict").unwrap(), again: Predict::new() };
+    let definition = program.definition().unwrap();
+    assert_eq!(
+        definition,
+        r#"/// Two steps.
+struct Drafted {
+    draft: ChainOfThought<Short>,
+    check: Predict,
+    again: Predict<Short>,
+}
+
+impl Drafted {
+    async fn forward(&self, question: String) -> Result<Prediction> {
+        // The draft first, then the check.
+        let draft = self.draft.call(ShortInput { question }).await?;
+        let ex = Example::new().with("draft", draft.answer.clone());
+        Module::forward(&self.check, &ex).await
+    }
+}"#
+    );
+    let short = r#"/// Answer in one word.
+struct Short {
+    /// The question.
+    #[input]
+    question: String,
+    #[output]
+    answer: String,
+}"#;
+    let check = r#"StringSignature(draft -> verdict
+    instructions='Given the fields `draft`, produce the fields `verdict`.'
+    draft = Field(annotation=str required=True json_schema_extra={'__dspy_field_type': 'input', 'prefix': 'Draft:', 'desc': '${draft}'})
+    verdict = Field(annotation=str required=True json_schema_extra={'__dspy_field_type': 'output', 'prefix': 'Verdict:', 'desc': '${verdict}'})
+)"#;
+    // `Short` twice in the program (`draft`, `again`), once in the header.
+    assert_eq!(program.source_code(), format!("{short}\n\n{check}\n\n{definition}"));
+
+    // An optimizer's new instructions make the declaration stale: the text form replaces it.
+    let mut changed = program.clone();
+    for (name, p) in changed.named_predictors_mut() {
+        if name == "again" {
+            p.set_signature(p.signature().clone().with_instructions("Answer in two words."));
+        }
+    }
+    let code = changed.source_code();
+    assert!(code.starts_with(&format!("{short}\n\n{check}\n\nShort(question -> answer\n    instructions='Answer in two words.'\n")), "{code}");
+}
+
+#[test]
+fn nested_programs_and_wrappers_show_their_code() {
+    let code = program().source_code();
+    // The signatures as written (the `signature!` call of each item), each once.
+    let query = "signature! {\n    pub Query = \"context: list[str], question -> search_query\"\n}";
+    assert_eq!(code.matches(query).count(), 1, "{code}");
+    assert!(code.starts_with("signature! {\n    pub Qa = \"question -> answer\"\n}\n\n"), "{code}");
+    // The nested program's own code, with its header, before this program's.
+    let inner = Inner { generate: Predict::new() }.source_code();
+    assert!(code.contains(inner.trim()), "{code}");
+    assert!(inner.contains("Ok(self.generate.call(QaInput { question }).await?.prediction().clone())"), "{inner}");
+    assert!(code.ends_with("        self.generate_answer.call(question).await.map(|p| p.prediction().clone())\n    }\n}"), "{code}");
+
+    // Wrappers show the wrapped program's code; a hand-written module without recorded code
+    // shows its predictors' signatures.
+    let refine = Refine::new(Inner { generate: Predict::new() }, 2, one_word, 1.0);
+    assert_eq!(refine.source_code(), format!("{}\n\n", inner.trim()));
+    assert_eq!(Predict::<Qa>::new().source_code(), "signature! {\n    pub Qa = \"question -> answer\"\n}\n\n");
+    assert_eq!(Predict::<Qa>::new().definition(), None);
+}
+
+/// `Refine`'s feedback prompt shows the wrapped program's definition, as DSPy shows
+/// `inspect.getsource(type(module))`.
+#[tokio::test]
+async fn refine_shows_the_program_definition() {
+    let lm = Arc::new(DummyLM::new(vec![
+        json!({"answer": "It is Brussels"}),
+        json!({"discussion": "Too long.", "advice": {"generate": "One word."}}),
+        json!({"answer": "Brussels"}),
+    ]));
+    let inner = Inner { generate: Predict::new() };
+    let definition = inner.definition().unwrap();
+    assert!(definition.starts_with("struct Inner {\n    generate: Predict<Qa>,\n}\n\nimpl Inner {\n"), "{definition}");
+    let refine = Refine::new(inner, 3, one_word, 1.0);
+    let ex = Example::new().with("question", "Capital of Belgium?");
+    let out = dspy::settings::context(Settings::new().lm(lm.clone()), Module::forward(&refine, &ex)).await.unwrap();
+    assert_eq!(out.get_str("answer"), Some("Brussels"));
+    let feedback = lm.history()[1].messages.last().unwrap().content.text();
+    assert!(feedback.contains(&format!("[[ ## program_code ## ]]\n{definition}\n\n[[ ## modules_defn ## ]]")), "{feedback}");
+}

@@ -74,6 +74,7 @@ pub mod __private {
     pub use serde_json;
     pub use async_trait::async_trait;
     pub use crate::module::program::{__ProgramOutput, __input, __inputs, __to_example, __to_value};
+    pub use crate::module::source::__definition;
     pub use crate::module::tool::take_arg;
     pub use crate::pyfmt::cleandoc;
 }

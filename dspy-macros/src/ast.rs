@@ -74,6 +74,8 @@ pub struct Model {
     pub fields: Vec<ModelField>,
     /// Where errors about the whole signature point.
     pub span: Span,
+    /// The declaration as written (the run-time signature's `source`), when known.
+    pub source: Option<String>,
 }
 
 impl Model {
@@ -214,6 +216,7 @@ impl Model {
             vis: receiver.vis,
             instructions,
             fields: model_fields,
+            source: None,
         })
     }
 }

@@ -8,15 +8,17 @@ use syn::DeriveInput;
 use crate::ast::{DeriveReceiver, Kind, Model, ModelField};
 use crate::{fallback, valid};
 
-/// `#[derive(Signature)]`: the expansion, or the errors and the fallback's stand-ins.
-pub fn derive(input: &DeriveInput) -> TokenStream {
-    try_derive(input).unwrap_or_else(|error| fallback::derive(input, error))
+/// `#[derive(Signature)]`: the expansion, or the errors and the fallback's stand-ins. `source`
+/// is the struct as written.
+pub fn derive(input: &DeriveInput, source: Option<String>) -> TokenStream {
+    try_derive(input, source).unwrap_or_else(|error| fallback::derive(input, error))
 }
 
-fn try_derive(input: &DeriveInput) -> syn::Result<TokenStream> {
+fn try_derive(input: &DeriveInput, source: Option<String>) -> syn::Result<TokenStream> {
     valid::derive_shape(input)?;
     let receiver = DeriveReceiver::from_derive_input(input)?;
-    let model = Model::from_derive(receiver)?;
+    let mut model = Model::from_derive(receiver)?;
+    model.source = source;
     valid::model(&model)?;
     let typed = typed_signature(&model);
     let example_type = example_type(&model);
@@ -53,6 +55,7 @@ pub fn typed_signature(model: &Model) -> TokenStream {
         Some(doc) => quote!(::core::option::Option::Some(#krate::__private::cleandoc(#doc))),
         None => quote!(::core::option::Option::None),
     };
+    let source = model.source.as_ref().map(|s| quote!(.with_source(#s)));
 
     quote! {
         #[doc = #input_doc]
@@ -81,6 +84,7 @@ pub fn typed_signature(model: &Model) -> TokenStream {
                 SIGNATURE.get_or_init(|| {
                     #krate::Signature::from_fields(#name, #instructions, [#(#fields),*])
                         .unwrap_or_else(|e| ::core::panic!("invalid signature `{}`: {}", #name, e))
+                        #source
                 })
             }
         }

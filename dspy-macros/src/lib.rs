@@ -3,8 +3,10 @@
 //! Use them through the `dspy` crate (`use dspy::prelude::*;`); the generated code names the
 //! runtime as `::dspy`. This crate only dispatches: the parsed model is in `ast`, attribute
 //! parsing (darling) in `attr`, Rust type mapping in `types`, checks in `valid`, code generation
-//! in `expand`, the stand-ins emitted beside errors in `fallback`, and the string form [`signature!`] in `sig_str` (whose grammar and type names are the
-//! runtime's, from `dspy-syntax`, so a string accepted at compile time is accepted at run time).
+//! in `expand`, the stand-ins emitted beside errors in `fallback`, the item's text as written
+//! (recorded for the prompt model) in `source`, and the string form [`signature!`] in `sig_str`
+//! (whose grammar and type names are the runtime's, from `dspy-syntax`, so a string accepted at
+//! compile time is accepted at run time).
 //!
 //! The examples below need the `dspy` crate, which this crate cannot depend on; they are
 //! compiled and run as tests in the `dspy` crate (`tests/macros.rs`, `doc_example_*`).
@@ -15,6 +17,7 @@ mod expand;
 mod fallback;
 mod module;
 mod sig_str;
+mod source;
 mod tool;
 mod types;
 mod valid;
@@ -129,8 +132,9 @@ use syn::{DeriveInput, parse_macro_input};
 /// `#[module]` and `#[tool]` do the same with what they generate.
 #[proc_macro_derive(Signature, attributes(input, output, signature))]
 pub fn derive_signature(input: TokenStream) -> TokenStream {
+    let source = source::text(input.clone());
     let input = parse_macro_input!(input as DeriveInput);
-    expand::derive(&input).into()
+    expand::derive(&input, source).into()
 }
 
 /// A typed signature from DSPy's string syntax, checked at compile time.
@@ -195,7 +199,8 @@ pub fn derive_signature(input: TokenStream) -> TokenStream {
 /// that point at the string and name the character position.
 #[proc_macro]
 pub fn signature(input: TokenStream) -> TokenStream {
-    sig_str::expand(input.into()).unwrap_or_else(syn::Error::into_compile_error).into()
+    let sources = source::items(input.clone());
+    sig_str::expand(input.into(), sources).unwrap_or_else(syn::Error::into_compile_error).into()
 }
 
 /// Makes a struct of modules a DSPy program. Put it on the struct *and* on the `impl` block
@@ -263,10 +268,20 @@ pub fn signature(input: TokenStream) -> TokenStream {
 /// and return `Predicted<T>`; typed metrics over `T` can score it, and optimizers return it as
 /// the same type.
 ///
+/// # Source code
+///
+/// Both attributes record their item's text as written (comments and formatting included) at
+/// compile time: `Module::definition` returns the struct and the `impl` block, and
+/// `Module::source_code` (DSPy's `get_dspy_source_code`) puts the fields' signatures and
+/// nested programs' code before it. The optimizers' prompt models read it as DSPy's read the
+/// Python source. `#[derive(Signature)]` and `signature!` items record the signature's
+/// declaration in the same way (`Signature::source`).
+///
 /// `#[module(crate = "path")]` names the `dspy` crate when it is re-exported elsewhere.
 #[proc_macro_attribute]
 pub fn module(args: TokenStream, input: TokenStream) -> TokenStream {
-    module::expand(args.into(), input.into()).into()
+    let source = source::text(input.clone());
+    module::expand(args.into(), input.into(), source).into()
 }
 
 /// Makes a plain function (async or not) usable as an agent tool: keeps the function and adds

@@ -26,10 +26,12 @@ impl Args {
 }
 
 /// The entry point: dispatches on the item. With errors, the item stays as written beside them,
-/// with the fallback's stand-in impls.
-pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
+/// with the fallback's stand-in impls. `source` is the item's text as written (its token text
+/// when the compiler has none), which the program shows the prompt model.
+pub fn expand(args: TokenStream, item: TokenStream, source: Option<String>) -> TokenStream {
     let mut errors = Errors::default();
     let args = Args::parse(args, &mut errors);
+    let source = source.unwrap_or_else(|| item.to_string());
     let item: Item = match syn::parse2(item) {
         Ok(item) => item,
         Err(e) => {
@@ -38,8 +40,8 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         }
     };
     match item {
-        Item::Struct(s) => expand_struct(&args, s, errors),
-        Item::Impl(i) => expand_impl(&args, i, errors),
+        Item::Struct(s) => expand_struct(&args, s, &source, errors),
+        Item::Impl(i) => expand_impl(&args, i, &source, errors),
         Item::Enum(e) => {
             errors.push(syn::Error::new_spanned(
                 {
@@ -102,10 +104,11 @@ fn derives_clone(attrs: &[Attribute]) -> bool {
     })
 }
 
-fn expand_struct(args: &Args, mut item: ItemStruct, mut errors: Errors) -> TokenStream {
+fn expand_struct(args: &Args, mut item: ItemStruct, source: &str, mut errors: Errors) -> TokenStream {
     let krate = &args.krate;
     let mut walk = Vec::new();
     let mut walk_mut = Vec::new();
+    let mut walk_code = Vec::new();
     match &mut item.fields {
         Fields::Named(fields) => {
             for field in fields.named.iter_mut() {
@@ -121,6 +124,9 @@ fn expand_struct(args: &Args, mut item: ItemStruct, mut errors: Errors) -> Token
                 });
                 walk_mut.push(quote_spanned! {span=>
                     #krate::module::ContainsPredictors::collect_predictors_mut(&mut self.#ident, #name, &mut __dspy_out);
+                });
+                walk_code.push(quote_spanned! {span=>
+                    #krate::module::ContainsPredictors::collect_source_code(&self.#ident, __dspy_code);
                 });
             }
         }
@@ -157,6 +163,15 @@ fn expand_struct(args: &Args, mut item: ItemStruct, mut errors: Errors) -> Token
                 let mut __dspy_out = ::std::vec::Vec::new();
                 #(#walk_mut)*
                 __dspy_out
+            }
+
+            fn declaration(&self) -> ::core::option::Option<&'static str> {
+                ::core::option::Option::Some(#source)
+            }
+
+            #[allow(unused_variables)]
+            fn field_source_code(&self, __dspy_code: &mut #krate::module::SourceCode) {
+                #(#walk_code)*
             }
         }
     }
@@ -253,7 +268,7 @@ fn take_flatten(item: &mut ItemImpl, errors: &mut Errors) -> Option<usize> {
     found
 }
 
-fn expand_impl(args: &Args, mut item: ItemImpl, mut errors: Errors) -> TokenStream {
+fn expand_impl(args: &Args, mut item: ItemImpl, source: &str, mut errors: Errors) -> TokenStream {
     let krate = &args.krate;
     if let Some((path, _)) = &item.trait_ {
         errors.push(syn::Error::new_spanned(
@@ -392,6 +407,16 @@ fn expand_impl(args: &Args, mut item: ItemImpl, mut errors: Errors) -> TokenStre
 
             fn named_predictors_mut(&mut self) -> ::std::vec::Vec<(::std::string::String, &mut dyn #krate::Predictor)> {
                 #fields::field_predictors_mut(self)
+            }
+
+            fn definition(&self) -> ::core::option::Option<::std::string::String> {
+                ::core::option::Option::Some(#krate::__private::__definition(#fields::declaration(self), #source))
+            }
+
+            fn source_code(&self) -> ::std::string::String {
+                let mut __dspy_code = #krate::module::SourceCode::new();
+                #fields::field_source_code(self, &mut __dspy_code);
+                __dspy_code.finish(#krate::Module::definition(self).as_deref())
             }
         }
 

@@ -74,8 +74,8 @@ impl Parse for Item {
     }
 }
 
-/// Expands `signature!`.
-pub fn expand(tokens: TokenStream) -> syn::Result<TokenStream> {
+/// Expands `signature!`; `sources` is the text of each item as written (the item form).
+pub fn expand(tokens: TokenStream, sources: Vec<Option<String>>) -> syn::Result<TokenStream> {
     match syn::parse2::<MacroInput>(tokens)? {
         MacroInput::Expr(lit) => {
             let krate: Path = syn::parse_quote!(::dspy);
@@ -90,12 +90,18 @@ pub fn expand(tokens: TokenStream) -> syn::Result<TokenStream> {
                 }
             })
         }
-        MacroInput::Items(items) => Ok(items.into_iter().map(expand_item).collect()),
+        MacroInput::Items(items) => {
+            let sources = sources.into_iter().chain(std::iter::repeat(None));
+            Ok(items.into_iter().zip(sources).map(|(item, source)| expand_item(item, source)).collect())
+        }
     }
 }
 
-fn expand_item(item: Item) -> TokenStream {
+/// One item; its run-time signature's `source` is the item as written, in its `signature!` call.
+fn expand_item(item: Item, source: Option<String>) -> TokenStream {
     let Item { attrs, vis, ident, lit } = item;
+    let source = source.unwrap_or_else(|| quote!(#(#attrs)* #vis #ident = #lit).to_string());
+    let source = format!("signature! {{\n{}\n}}", source.lines().map(|l| format!("    {l}").trim_end().to_string()).collect::<Vec<_>>().join("\n"));
     let mut errors = Errors::default();
     let mut krate = None;
     for attr in &attrs {
@@ -113,7 +119,9 @@ fn expand_item(item: Item) -> TokenStream {
     let krate = attr::krate_or_default(krate);
     let docs = doc_values(&attrs);
     let instructions = joined_doc(&docs);
-    let definitions = build(&lit, krate, vis.clone(), ident.clone(), instructions, errors).definitions();
+    let mut built = build(&lit, krate, vis.clone(), ident.clone(), instructions, errors);
+    built.model.source = Some(source);
+    let definitions = built.definitions();
     let struct_doc = if docs.is_empty() {
         let text = format!("The signature `{}`.", lit.value());
         quote!(#[doc = #text])
@@ -249,6 +257,7 @@ fn build(
         instructions,
         fields,
         span,
+        source: None,
     };
     Built { model, single_string, inputs_complete, errors }
 }

@@ -224,4 +224,13 @@ impl<P: Module> Module for EnsembledProgram<P> {
             .flat_map(|(i, p)| p.named_predictors_mut().into_iter().map(move |(n, pr)| (prefixed(i, n), pr)))
             .collect()
     }
+
+    /// The programs' code (each distinct text once), as DSPy's `get_dspy_source_code` shows sub-modules.
+    fn source_code(&self) -> String {
+        let mut code = dspy_core::module::SourceCode::new();
+        self.programs.iter().for_each(|p| {
+            code.module(p);
+        });
+        code.finish(None)
+    }
 }

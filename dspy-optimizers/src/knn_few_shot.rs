@@ -300,6 +300,14 @@ impl<P: Module + Clone + 'static> Module for KNNFewShotProgram<P> {
     fn named_predictors_mut(&mut self) -> Vec<(String, &mut dyn Predictor)> {
         self.student.named_predictors_mut()
     }
+
+    fn definition(&self) -> Option<String> {
+        self.student.definition()
+    }
+
+    fn source_code(&self) -> String {
+        self.student.source_code()
+    }
 }
 
 #[cfg(test)]

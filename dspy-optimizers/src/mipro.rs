@@ -304,7 +304,7 @@ impl MiproV2 {
         self
     }
 
-    /// The program's code shown to the proposer (DSPy shows the Python source).
+    /// The program's code shown to the proposer instead of its [`source_code`](dspy_core::Module::source_code).
     pub fn program_code(mut self, code: impl Into<String>) -> Self {
         self.proposer.program_code = Some(code.into());
         self

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use dspy_core::module::Predict;
 use dspy_core::signature::{Field, FieldType, Signature};
-use dspy_core::{Adapter, Error, Example, LanguageModel, LmConfig, Module, Prediction, Result, Settings, settings, trace, usage};
+use dspy_core::{Adapter, Error, Example, LanguageModel, LmConfig, Prediction, Result, Settings, settings, trace, usage};
 use serde_json::{Map, Value};
 
 use crate::engine::Engine;
@@ -314,21 +314,6 @@ pub(crate) fn create_example_string(signature: &Signature, example: &Example) ->
         .join("\n")
 }
 
-/// Pseudo-code of a program for the program-aware proposer. DSPy shows the program's Python
-/// source; Rust has none at run time, so this lists each predictor with its signature and
-/// instructions (pass the real source to the optimizer's `program_code` option instead).
-pub(crate) fn program_pseudocode<M: Module + ?Sized>(program: &M) -> String {
-    let mut out = String::from("class Program(dspy.Module):\n    def __init__(self):\n");
-    for (name, p) in program.named_predictors() {
-        let s = p.signature();
-        out.push_str(&format!("        # {}\n", s.instructions().replace('\n', " ")));
-        out.push_str(&format!("        {name} = Predict({}({}))\n", s.name(), s.to_short_string()));
-    }
-    out.push_str("\n    def forward(self, **inputs):\n");
-    out.push_str("        # calls the predictors above in order, each on the inputs and the outputs of the previous ones\n");
-    out
-}
-
 /// The `module` string of the program-aware proposer: `Predict(question) -> reasoning, answer`.
 pub(crate) fn module_code(signature: &Signature) -> String {
     let names = |it: &mut dyn Iterator<Item = &Field>| it.map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ");
@@ -458,12 +443,5 @@ mod examples {
         let sig = Signature::parse("question -> answer").unwrap();
         let demo = Example::new().with("question", "2+2?").with("answer", "4");
         assert_eq!(crate::proposer::create_example_string(&sig, &demo), "Question: 2+2?\nAnswer: 4");
-    }
-
-    #[test]
-    fn program_pseudocode() {
-        use dspy_core::ChainOfThought;
-        let code = crate::proposer::program_pseudocode(&ChainOfThought::parse("question -> answer").unwrap());
-        assert!(code.contains("predict = Predict(StringSignature(question -> reasoning, answer))"));
     }
 }

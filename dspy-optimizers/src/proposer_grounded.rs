@@ -20,7 +20,7 @@ use crate::engine::{ConfiguredLm, Engine, SeededRng};
 use crate::proposer::{
     ProposalInputs, TIPS, create_example_string, dataset_descriptor, dataset_descriptor_with_prior_observations, describe_module,
     describe_program, examples_repr, generate_single_module_instruction, inputs, module_code, observation_summarizer,
-    predict_once, program_pseudocode, strip_prefix,
+    predict_once, strip_prefix,
 };
 
 /// DSPy's dataset summary of `trainset` (see the module docs), made with `prompt_lm` (the
@@ -97,7 +97,8 @@ pub struct GroundedProposer {
     pub view_data_batch_size: usize,
     /// The proposer's temperature (MIPROv2's `init_temperature`, 1.0).
     pub init_temperature: f64,
-    /// The program's code shown to the proposer (default: pseudocode of the program's structure).
+    /// The program's code shown to the proposer; by default the program's
+    /// [`source_code`](Module::source_code) (DSPy's `get_dspy_source_code`).
     pub program_code: Option<String>,
 }
 
@@ -155,7 +156,7 @@ impl GroundedProposer {
         rng: &mut SeededRng,
     ) -> Result<ProposedInstructions> {
         let mut out = ProposedInstructions::default();
-        let program_code = self.program_code.clone().unwrap_or_else(|| program_pseudocode(program));
+        let program_code = self.program_code.clone().unwrap_or_else(|| program.source_code());
         if self.use_dataset_summary {
             match create_dataset_summary(engine, prompt_lm, trainset, self.view_data_batch_size).await {
                 Ok(summary) => out.data_summary = Some(summary),

@@ -33,7 +33,7 @@ use rand::seq::{IndexedRandom, SliceRandom};
 use serde_json::{Map, Value, json};
 
 use crate::engine::{ConfiguredLm, Engine, RunConfig, SeededRng, Traces, derive_seed, seeded_rng, with_rollout};
-use crate::proposer::{offer_feedback, predict_once, program_pseudocode};
+use crate::proposer::{offer_feedback, predict_once};
 use crate::tpe::weighted_index;
 use crate::{CompileReport, Compiled, Optimizer, Split, Trial, augmented_demo};
 
@@ -69,8 +69,9 @@ pub struct Simba {
     pub temperature_for_sampling: f64,
     /// Softmax temperature when drawing programs to improve.
     pub temperature_for_candidates: f64,
-    /// The program's code shown to the prompt model (DSPy shows the Python source; by
-    /// default a pseudocode of the program's structure).
+    /// The program's code shown to the prompt model; by default the program's
+    /// [`definition`](Module::definition) (DSPy's `inspect.getsource` of its class), or for
+    /// modules without one its [`source_code`](Module::source_code).
     pub program_code: Option<String>,
     /// Seed, concurrency, error limit, budgets, progress.
     pub run: RunConfig,
@@ -138,7 +139,7 @@ impl Simba {
         self
     }
 
-    /// Shows this code to the prompt model.
+    /// Shows this code to the prompt model instead of the program's own.
     pub fn program_code(mut self, code: impl Into<String>) -> Self {
         self.program_code = Some(code.into());
         self
@@ -577,7 +578,7 @@ impl Simba {
             other => mask_json(other),
         };
         let inputs: Map<String, Value> = [
-            ("program_code", json!(self.program_code.clone().unwrap_or_else(|| program_pseudocode(system)))),
+            ("program_code", json!(self.program_code.clone().or_else(|| system.definition()).unwrap_or_else(|| system.source_code()))),
             ("modules_defn", json!(inspect_modules(system))),
             ("program_inputs", json!(mask_json(&Value::Object(example.inputs().into_map())))),
             ("oracle_metadata", json!(mask_json(&Value::Object(example.labels().into_map())))),

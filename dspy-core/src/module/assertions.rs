@@ -319,4 +319,12 @@ impl<M: Module> Module for Backtracking<M> {
     fn named_predictors_mut(&mut self) -> Vec<(String, &mut dyn Predictor)> {
         self.program.named_predictors_mut()
     }
+
+    fn definition(&self) -> Option<String> {
+        self.program.definition()
+    }
+
+    fn source_code(&self) -> String {
+        self.program.source_code()
+    }
 }

@@ -227,6 +227,11 @@ impl<M: Module + Clone> Module for BestOfN<M> {
         self.module.collect_predictors_mut("module", &mut out);
         out
     }
+
+    /// The wrapped module's code, as DSPy's `get_dspy_source_code` shows a sub-module.
+    fn source_code(&self) -> String {
+        super::SourceCode::new().module(&self.module).finish(None)
+    }
 }
 
 // The best of several runs of a typed module is typed like the module.

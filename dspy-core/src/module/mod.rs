@@ -18,6 +18,7 @@ pub(crate) mod tool;
 pub(crate) mod program;
 mod refine;
 mod rewrite;
+pub(crate) mod source;
 mod state;
 mod stream;
 mod typed;
@@ -45,6 +46,7 @@ pub use parallel::{DEFAULT_MAX_ERRORS, Parallel};
 pub(crate) use parallel::run_bounded;
 pub use program::{ContainsPredictors, ForwardOutput, IntoPrediction, ModuleFields};
 pub use refine::{Refine, inspect_modules, offer_feedback_signature};
+pub use source::SourceCode;
 pub use state::{DSPY_FORMAT_VERSION, ModuleExt};
 pub(crate) use state::write_atomic;
 
@@ -67,6 +69,32 @@ pub trait Module: Send + Sync {
 
     /// The same predictors, mutable, for optimizers.
     fn named_predictors_mut(&mut self) -> Vec<(String, &mut dyn Predictor)>;
+
+    /// The program's own code as written, as DSPy shows `inspect.getsource(type(program))`: for
+    /// a `#[module]` program, its struct and `impl` block, recorded at compile time. `None` for
+    /// modules with no recorded code (the built-in modules, hand-written `Module` impls).
+    fn definition(&self) -> Option<String> {
+        None
+    }
+
+    /// The program's code for the prompt model, DSPy's `get_dspy_source_code`: the code its
+    /// parts declare (predictors' signatures, sub-modules' code), then its [`definition`](Module::definition).
+    /// By default the parts are its predictors' signatures; `#[module]` programs walk their
+    /// fields, and modules wrapping another module show that module's code.
+    ///
+    /// ```
+    /// use dspy_core::{Module, Predict};
+    /// let code = Predict::parse("question -> answer").unwrap().source_code();
+    /// assert!(code.starts_with("StringSignature(question -> answer\n"));
+    /// assert!(code.contains("question = Field(annotation=str required=True"));
+    /// ```
+    fn source_code(&self) -> String {
+        let mut code = SourceCode::new();
+        for (_, predictor) in self.named_predictors() {
+            code.signature(predictor.signature());
+        }
+        code.finish(self.definition().as_deref())
+    }
 
     /// Uses this LM for every predictor of the program (DSPy's `set_lm`). Any model works by
     /// value, shared ones too (`Arc<L>`, `Arc<dyn LanguageModel>`), so no caller wraps it.

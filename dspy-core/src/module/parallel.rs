@@ -192,6 +192,14 @@ impl<M: Module> Module for Parallel<M> {
     fn named_predictors_mut(&mut self) -> Vec<(String, &mut dyn Predictor)> {
         self.module.named_predictors_mut()
     }
+
+    fn definition(&self) -> Option<String> {
+        self.module.definition()
+    }
+
+    fn source_code(&self) -> String {
+        self.module.source_code()
+    }
 }
 
 /// A list of the module's typed inputs in; its typed outputs out, in order, `None` where that

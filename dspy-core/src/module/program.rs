@@ -5,7 +5,7 @@
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use super::{Module, Predictor};
+use super::{Module, Predictor, SourceCode};
 use crate::error::{Error, InputError, Result};
 use crate::example::Example;
 use crate::prediction::{Predicted, Prediction};
@@ -42,6 +42,11 @@ pub trait ContainsPredictors {
 
     /// Appends this value's predictors, mutable, to `out`, named under `path`.
     fn collect_predictors_mut<'a>(&'a mut self, path: &str, out: &mut Vec<(String, &'a mut dyn Predictor)>);
+
+    /// Adds the code of the modules in this value to `code` (see [`Module::source_code`]).
+    fn collect_source_code(&self, code: &mut SourceCode) {
+        let _ = code;
+    }
 }
 
 /// `path` + a module's own predictor name: `Predict`'s own name `self` is the field itself.
@@ -63,6 +68,10 @@ impl<T: Module + ?Sized> ContainsPredictors for T {
     fn collect_predictors_mut<'a>(&'a mut self, path: &str, out: &mut Vec<(String, &'a mut dyn Predictor)>) {
         out.extend(self.named_predictors_mut().into_iter().map(|(name, p)| (join(path, &name), p)));
     }
+
+    fn collect_source_code(&self, code: &mut SourceCode) {
+        code.module(self);
+    }
 }
 
 impl<T: ContainsPredictors> ContainsPredictors for Vec<T> {
@@ -75,6 +84,10 @@ impl<T: ContainsPredictors> ContainsPredictors for Vec<T> {
             item.collect_predictors_mut(&format!("{path}[{i}]"), out);
         }
     }
+
+    fn collect_source_code(&self, code: &mut SourceCode) {
+        self.iter().for_each(|item| item.collect_source_code(code));
+    }
 }
 
 impl<T: ContainsPredictors, const N: usize> ContainsPredictors for [T; N] {
@@ -86,6 +99,10 @@ impl<T: ContainsPredictors, const N: usize> ContainsPredictors for [T; N] {
         for (i, item) in self.iter_mut().enumerate() {
             item.collect_predictors_mut(&format!("{path}[{i}]"), out);
         }
+    }
+
+    fn collect_source_code(&self, code: &mut SourceCode) {
+        self.iter().for_each(|item| item.collect_source_code(code));
     }
 }
 
@@ -113,6 +130,12 @@ impl<T: ContainsPredictors> ContainsPredictors for Option<T> {
             inner.collect_predictors_mut(path, out);
         }
     }
+
+    fn collect_source_code(&self, code: &mut SourceCode) {
+        if let Some(inner) = self {
+            inner.collect_source_code(code);
+        }
+    }
 }
 
 /// A boxed module (also `Box<dyn Module>`) is a module.
@@ -128,6 +151,14 @@ impl<T: Module + ?Sized> Module for Box<T> {
 
     fn named_predictors_mut(&mut self) -> Vec<(String, &mut dyn Predictor)> {
         (**self).named_predictors_mut()
+    }
+
+    fn definition(&self) -> Option<String> {
+        (**self).definition()
+    }
+
+    fn source_code(&self) -> String {
+        (**self).source_code()
     }
 }
 
@@ -165,6 +196,16 @@ pub trait ModuleFields {
     fn field_predictors(&self) -> Vec<(String, &dyn Predictor)>;
     /// The same, mutable.
     fn field_predictors_mut(&mut self) -> Vec<(String, &mut dyn Predictor)>;
+
+    /// The struct's declaration as written (`#[module]` records it).
+    fn declaration(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// Adds the fields' code (their signatures, nested programs' code) to `code`, in field order.
+    fn field_source_code(&self, code: &mut SourceCode) {
+        let _ = code;
+    }
 }
 
 /// What a program's `forward` may return (inside `Result`): the dynamic prediction, a typed one,

@@ -95,9 +95,11 @@ pub fn inspect_modules(program: &dyn Module) -> String {
 /// next attempt gives every predictor its advice as an extra `hint_` input ("A hint to the
 /// module from an earlier run"; `N/A` for predictors without advice).
 ///
-/// DSPy shows the LM the program's and the reward function's source code; Rust has no source
-/// at run time, so pass them with [`Refine::program_code`] (e.g. `include_str!("main.rs")`)
-/// and [`Refine::reward_code`]. By default the program's type name and `N/A` are sent.
+/// DSPy shows the LM the program's and the reward function's source code. The program's is its
+/// [`Module::definition`] (a `#[module]` program's struct and `impl` block as written), or for
+/// modules without one its [`Module::source_code`]; [`Refine::program_code`] overrides it. A
+/// closure has no source at run time, so describe the reward with [`Refine::reward_code`]
+/// (default `N/A`).
 ///
 /// ```
 /// use std::sync::Arc;
@@ -178,7 +180,7 @@ impl<M: Module + Clone> Refine<M> {
             .collect();
         let module_names: Vec<String> = copy.named_predictors().into_iter().map(|(n, _)| n).collect();
         let pretty = |v: &Value| serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string());
-        let program_code = self.program_code.clone().unwrap_or_else(|| std::any::type_name::<M>().to_string());
+        let program_code = self.program_code.clone().or_else(|| self.module.definition()).unwrap_or_else(|| self.module.source_code());
         let mut map = Map::new();
         map.insert("program_code".into(), Value::String(program_code));
         map.insert("modules_defn".into(), Value::String(inspect_modules(copy)));
@@ -271,6 +273,11 @@ impl<M: Module + Clone> Module for Refine<M> {
         let mut out = Vec::new();
         self.module.collect_predictors_mut("module", &mut out);
         out
+    }
+
+    /// The wrapped module's code, as DSPy's `get_dspy_source_code` shows a sub-module.
+    fn source_code(&self) -> String {
+        super::SourceCode::new().module(&self.module).finish(None)
     }
 }
 

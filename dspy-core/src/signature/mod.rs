@@ -8,6 +8,8 @@
 mod field_type;
 mod typed;
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -27,7 +29,7 @@ pub enum FieldKind {
 }
 
 impl FieldKind {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             FieldKind::Input => "input",
             FieldKind::Output => "output",
@@ -136,6 +138,8 @@ pub struct Signature {
     fields: Vec<Field>,
     /// Changes on every modification; copies share it. Keys caches of formatted prompts.
     version: u64,
+    /// The declaration as written (recorded by the macros), while it still says what the LM sees.
+    source: Option<Arc<str>>,
 }
 
 impl PartialEq for Signature {
@@ -153,7 +157,7 @@ fn next_version() -> u64 {
 impl Signature {
     /// An empty signature (add fields with [`Signature::append`]).
     pub fn new(name: impl Into<String>, instructions: impl Into<String>) -> Self {
-        Signature { name: name.into(), instructions: instructions.into(), fields: Vec::new(), version: next_version() }
+        Signature { name: name.into(), instructions: instructions.into(), fields: Vec::new(), version: next_version(), source: None }
     }
 
     /// Builds a signature from fields; instructions default to DSPy's
@@ -257,7 +261,11 @@ impl Signature {
 
     /// The same signature with new instructions.
     pub fn with_instructions(mut self, instructions: impl Into<String>) -> Self {
-        self.instructions = instructions.into();
+        let instructions = instructions.into();
+        if instructions != self.instructions {
+            self.source = None;
+        }
+        self.instructions = instructions;
         self.version = next_version();
         self
     }
@@ -266,7 +274,31 @@ impl Signature {
     pub fn append_instructions(mut self, text: &str) -> Self {
         self.instructions = format!("{}\n\n{}", self.instructions, text);
         self.version = next_version();
+        self.source = None;
         self
+    }
+
+    /// The same signature with the source text of its declaration, which
+    /// [`SourceCode`](crate::module::SourceCode) shows the prompt model (as DSPy shows a
+    /// signature class's source). `#[derive(Signature)]` and `signature!` items record it.
+    /// Adding or removing fields (as `ChainOfThought` adds `reasoning`) keeps it; changing the
+    /// instructions or a field's prefix or description drops it, since the declaration no longer
+    /// says what the LM sees.
+    ///
+    /// ```
+    /// use dspy_core::Signature;
+    /// let sig = Signature::parse("question -> answer").unwrap().with_source("\"question -> answer\"");
+    /// assert_eq!(sig.source(), Some("\"question -> answer\""));
+    /// assert_eq!(sig.with_instructions("Answer briefly.").source(), None);
+    /// ```
+    pub fn with_source(mut self, source: impl Into<Arc<str>>) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+
+    /// The source text of the declaration, if recorded and still current (see [`Signature::with_source`]).
+    pub fn source(&self) -> Option<&str> {
+        self.source.as_deref()
     }
 
     /// Inserts a field first among the fields of its kind.
@@ -309,7 +341,11 @@ impl Signature {
     /// Changes one field in place.
     pub fn with_updated_field(mut self, name: &str, update: impl FnOnce(&mut Field)) -> Result<Self, SignatureError> {
         let field = self.fields.iter_mut().find(|f| f.name == name).ok_or_else(|| SignatureError::UnknownField(name.into()))?;
+        let before = field.clone();
         update(field);
+        if *field != before {
+            self.source = None;
+        }
         self.version = next_version();
         Ok(self)
     }
@@ -340,11 +376,15 @@ impl Signature {
                 self.fields.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ")
             )));
         }
+        let before = (self.instructions.clone(), self.fields.clone());
         self.instructions = state.instructions.clone();
         self.version = next_version();
         for (field, saved) in self.fields.iter_mut().zip(&state.fields) {
             field.prefix = saved.prefix.clone();
             field.desc = described(&field.name, saved.description.clone());
+        }
+        if (&before.0, &before.1) != (&self.instructions, &self.fields) {
+            self.source = None;
         }
         Ok(())
     }
@@ -435,6 +475,29 @@ pub fn infer_prefix(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The recorded declaration survives what modules do to a signature (CoT's `reasoning`, a
+    /// state that changes nothing) and is dropped once the instructions or a field's texts
+    /// differ from it.
+    #[test]
+    fn the_source_lasts_while_the_declaration_is_current() {
+        let sig = Signature::parse("question -> answer").unwrap().with_source("DECL");
+        let extended = sig.clone().prepend(Field::output("reasoning", FieldType::Str)).unwrap();
+        assert_eq!(extended.source(), Some("DECL"));
+        let mut same = sig.clone();
+        same.load_state(&sig.dump_state()).unwrap();
+        assert_eq!(same.source(), Some("DECL"));
+        assert_eq!(sig.clone().with_instructions(sig.instructions().to_string()).source(), Some("DECL"));
+
+        let mut state = sig.dump_state();
+        state.fields[0].description = "The question.".into();
+        let mut loaded = sig.clone();
+        loaded.load_state(&state).unwrap();
+        assert_eq!(loaded.source(), None);
+        assert_eq!(sig.clone().append_instructions("Be brief.").source(), None);
+        assert_eq!(sig.clone().with_updated_field("answer", |f| f.prefix = "A:".into()).unwrap().source(), None);
+        assert_eq!(sig.with_updated_field("answer", |_| {}).unwrap().source(), Some("DECL"));
+    }
 
     #[test]
     fn prefixes_match_dspy() {
