@@ -204,6 +204,15 @@ impl Budget {
         self.errors.fetch_add(1, Ordering::SeqCst);
     }
 
+    /// Adds the counts of an earlier part of the same compilation (a resumed checkpoint), so
+    /// what it spent counts against the limits.
+    pub(crate) fn restore(&self, spent: &BudgetReport) {
+        self.lm_calls.fetch_add(spent.lm_calls, Ordering::SeqCst);
+        self.metric_calls.fetch_add(spent.metric_calls, Ordering::SeqCst);
+        self.errors.fetch_add(spent.errors, Ordering::SeqCst);
+        self.refused.fetch_add(spent.refused, Ordering::SeqCst);
+    }
+
     /// The counts and limits, for a report.
     pub fn report(&self) -> BudgetReport {
         BudgetReport {
@@ -621,11 +630,16 @@ pub struct RunConfig {
     pub max_metric_calls: Option<u64>,
     /// Show progress bars on stderr (drawn only on a terminal).
     pub progress: bool,
+    /// Where MIPROv2, GEPA and SIMBA keep a checkpoint, to resume a killed compilation without
+    /// re-spending its LM calls (`None`: none). The other optimizers ignore it. See
+    /// [`crate::checkpoint`].
+    #[serde(default)]
+    pub checkpoint_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for RunConfig {
     fn default() -> Self {
-        RunConfig { seed: 0, num_threads: 8, max_errors: None, max_lm_calls: None, max_metric_calls: None, progress: true }
+        RunConfig { seed: 0, num_threads: 8, max_errors: None, max_lm_calls: None, max_metric_calls: None, progress: true, checkpoint_dir: None }
     }
 }
 

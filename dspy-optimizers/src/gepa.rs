@@ -165,7 +165,7 @@ impl Default for Gepa {
     }
 }
 
-impl_run_options!(Gepa);
+impl_run_options!(Gepa, checkpoint);
 
 impl Gepa {
     /// DSPy's defaults, with no budget yet.

@@ -94,7 +94,7 @@ impl Default for Simba {
     }
 }
 
-impl_run_options!(Simba);
+impl_run_options!(Simba, checkpoint);
 
 impl Simba {
     /// DSPy's defaults.
