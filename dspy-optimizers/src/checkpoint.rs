@@ -20,9 +20,9 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use dspy_core::{DummyLM, Example, Predict, Prediction};
+//! use dspy_core::{DummyLM, Example, Module, Predict, Prediction};
 //! use dspy_optimizers::{Optimizer, Simba, checkpoint};
-//! let lm = Arc::new(DummyLM::follow_examples());
+//! let lm = Arc::new(DummyLM::by_substring(vec![("question".into(), serde_json::json!({"answer": "2"}))]));
 //! let student = Predict::parse("question -> answer").unwrap().with_lm(lm);
 //! let trainset: Vec<Example> = (0..4).map(|i| Example::new().with("question", format!("{i}+1?")).with("answer", format!("{}", i + 1)).with_inputs(["question"])).collect();
 //! let metric = |ex: &Example, p: &Prediction, _t: Option<&[dspy_core::trace::TraceEntry]>| ex.get("answer") == p.get("answer");

@@ -115,6 +115,10 @@ pub fn auto_budget(num_preds: usize, num_candidates: usize, valset_size: usize, 
 /// Cost: the budget counts metric calls (= program runs): |valset| for the seed, then per
 /// iteration 2 × `reflection_minibatch_size` on the minibatch plus |valset| when a child is
 /// accepted; one reflection-LM call per rewritten predictor per iteration.
+///
+/// Resumable, as DSPy's `log_dir`: with [`Gepa::log_dir`] (or `checkpoint_dir`) the state is
+/// saved at each iteration, and a killed run started again with the same directory resumes
+/// there ([`crate::checkpoint`]).
 #[derive(Clone, Debug)]
 pub struct Gepa {
     /// The budget (required).

@@ -144,6 +144,10 @@ pub fn estimate_lm_calls(
 /// `max_bootstrapped_demos` successes each), about 6 + 3 × 3 × 2 prompt-model calls, then
 /// 20 minibatch trials of 35 runs and 5 full evaluations of 100 runs (see
 /// [`estimate_lm_calls`] for DSPy's own estimate, which the report also carries).
+///
+/// Resumable (DSPy's MIPROv2 is not): with [`MiproV2::checkpoint_dir`] the state is saved after
+/// the proposals and after each trial, and a killed run started again resumes there without
+/// bootstrapping or proposing again ([`crate::checkpoint`]).
 #[derive(Clone, Debug)]
 pub struct MiproV2 {
     /// The model that proposes instructions (the configured LM when `None`).

@@ -51,6 +51,10 @@ use crate::{CompileReport, Compiled, Optimizer, Split, Trial, augmented_demo};
 /// `num_candidates + 1` prompt-model calls (one per rule), and up to
 /// `(num_candidates + 1) × bsize` runs to score the new programs; at the end up to
 /// `(num_candidates + 1) × |trainset|` runs. Every run is also a metric call.
+///
+/// Resumable (DSPy's SIMBA is not): with [`Simba::checkpoint_dir`] the pool, the winners and
+/// the generators are saved after each step, and a killed run started again resumes at the
+/// next step ([`crate::checkpoint`]).
 #[derive(Clone, Debug)]
 pub struct Simba {
     /// Examples per minibatch.
