@@ -258,6 +258,22 @@ pub enum StateError {
         /// Its expected shape.
         expected: &'static str,
     },
+    /// An optimizer's checkpoint was written by another compilation (another optimizer,
+    /// settings, seed, student program, data or metric), so resuming from it would mix two
+    /// runs.
+    #[error(
+        "{} is the checkpoint of another {optimizer} compilation (different {}); delete it or choose another checkpoint_dir",
+        path.display(),
+        differs.join(", ")
+    )]
+    CheckpointMismatch {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// The optimizer that found it (`MIPROv2`, `GEPA`, `SIMBA`).
+        optimizer: String,
+        /// What differs (`seed`, `trainset`, `settings.num_trials`...).
+        differs: Vec<String>,
+    },
     /// One entry of a predictor's saved state is invalid.
     #[error("invalid `{key}` in predictor state: {source}")]
     InvalidEntry {

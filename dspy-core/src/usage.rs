@@ -139,6 +139,10 @@ impl UsageSink {
     fn merge(&self, other: &UsageByModel) {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).merge(other);
     }
+
+    fn snapshot(&self) -> UsageByModel {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
 }
 
 /// Runs `fut` and returns its output with the usage of every LM call it made, per model.
@@ -160,6 +164,25 @@ pub async fn track<F: IntoFuture>(fut: F) -> (F::Output, UsageByModel) {
         parent.merge(&used);
     }
     (out, used)
+}
+
+/// The usage of the innermost [`track`] scope so far (empty outside one): what a long run
+/// saves in a checkpoint, before its scope has ended.
+///
+/// ```
+/// use dspy_core::usage;
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let (so_far, _) = usage::track(async {
+///     usage::record("openai/gpt-4o-mini", &Default::default(), false);
+///     usage::so_far()
+/// })
+/// .await;
+/// assert_eq!(so_far.total().calls, 1);
+/// assert!(usage::so_far().is_empty());
+/// # });
+/// ```
+pub fn so_far() -> UsageByModel {
+    settings::current().inner().usage_sink().map(UsageSink::snapshot).unwrap_or_default()
 }
 
 /// Records one LM call in the [`track`] scope in effect (if any). LM clients call it; custom

@@ -25,7 +25,7 @@ use serde_json::{Map, Value, json};
 
 use crate::bootstrap::check_same_structure;
 use crate::engine::{RunConfig, Traces, seeded_rng};
-use crate::report::write_atomic;
+use dspy_core::module::write_atomic;
 use crate::{CompileReport, Compiled, Optimizer};
 
 /// Why fine-tuning failed.

@@ -68,11 +68,16 @@ pub struct RunConfig {
     pub max_metric_calls: Option<u64>,
     /// Show progress bars on stderr (drawn only on a terminal).
     pub progress: bool,
+    /// Where MIPROv2, GEPA and SIMBA keep a checkpoint, to resume a killed compilation without
+    /// re-spending its LM calls (`None`: none). The other optimizers ignore it. See
+    /// [`crate::checkpoint`].
+    #[serde(default)]
+    pub checkpoint_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for RunConfig {
     fn default() -> Self {
-        RunConfig { seed: 0, num_threads: 8, max_errors: None, max_lm_calls: None, max_metric_calls: None, progress: true }
+        RunConfig { seed: 0, num_threads: 8, max_errors: None, max_lm_calls: None, max_metric_calls: None, progress: true, checkpoint_dir: None }
     }
 }
 

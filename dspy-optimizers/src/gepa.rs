@@ -32,6 +32,7 @@ use rand::seq::{IndexedRandom, SliceRandom};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use crate::checkpoint::{self, Checkpoint, RngState, model_name};
 use crate::engine::{Engine, EvalRun, RunConfig, SeededRng, derive_seed, seeded_rng};
 use crate::gepa_merge::{Candidate, MergeLog, attempt_merge, merge_subsample};
 use crate::mipro::AutoMode;
@@ -164,6 +165,10 @@ impl std::fmt::Debug for CustomProposer {
 /// Cost: the budget counts metric calls (= program runs): |valset| for the seed, then per
 /// iteration 2 × `reflection_minibatch_size` on the minibatch plus |valset| when a child is
 /// accepted; one reflection-LM call per rewritten predictor per iteration.
+///
+/// Resumable, as DSPy's `log_dir`: with [`Gepa::log_dir`] (or `checkpoint_dir`) the state is
+/// saved at each iteration, and a killed run started again with the same directory resumes
+/// there ([`crate::checkpoint`]).
 #[derive(Clone, Debug)]
 pub struct Gepa {
     /// The budget (required).
@@ -223,7 +228,7 @@ impl Default for Gepa {
     }
 }
 
-impl_run_options!(Gepa);
+impl_run_options!(Gepa, checkpoint);
 
 impl Gepa {
     /// DSPy's defaults, with no budget yet.
@@ -305,6 +310,12 @@ impl Gepa {
         self
     }
 
+    /// DSPy's name for [`Gepa::checkpoint_dir`]: GEPA saves its state in `dir` at each
+    /// iteration, and a run started again with the same `dir` resumes from it.
+    pub fn log_dir(self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.checkpoint_dir(dir)
+    }
+
     /// Keeps each validation instance's best outputs in the report.
     pub fn track_best_outputs(mut self, on: bool) -> Self {
         self.track_best_outputs = on;
@@ -344,7 +355,7 @@ impl Gepa {
 
 /// GEPA's `EpochShuffledBatchSampler`: the trainset ids shuffled each epoch, padded to a
 /// multiple of the minibatch size with the least used ids; iteration `i` takes chunk `i`.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 struct BatchSampler {
     size: usize,
     shuffled: Vec<usize>,
@@ -379,6 +390,7 @@ impl BatchSampler {
 }
 
 /// The state of a run: candidates, their lineage and scores, the frontier.
+#[derive(Clone, Serialize, Deserialize)]
 struct State {
     candidates: Vec<Candidate>,
     parents: Vec<Vec<Option<usize>>>,
@@ -424,6 +436,29 @@ impl State {
         self.num_full_evals += 1;
         idx
     }
+}
+
+/// GEPA's checkpoint, saved at the start of each iteration (as GEPA saves `gepa_state.bin` in
+/// its `run_dir`): the state, the generators, the batch sampler, the merge bookkeeping, the
+/// counters and the report's trials.
+#[derive(Serialize, Deserialize)]
+struct Saved {
+    rng: RngState,
+    adapter_rng: RngState,
+    sampler: BatchSampler,
+    state: State,
+    trial_of_candidate: Vec<usize>,
+    merges_due: usize,
+    merges_tested: usize,
+    last_iter_found_new: bool,
+    merge_log: MergeLog,
+    iteration: usize,
+    accepted: usize,
+    rejected: usize,
+    skipped: usize,
+    reflection_calls: usize,
+    proposal_failures: Vec<String>,
+    trials: Vec<Trial>,
 }
 
 /// One reflective record: DSPy's `{"Inputs", "Generated Outputs", "Feedback"}`.
@@ -483,14 +518,36 @@ impl Optimizer for Gepa {
         let started = Instant::now();
         // Like DSPy's GEPA evaluations (`max_errors = len(batch) * 100`), failures never stop one.
         let engine = self.run.engine().no_error_limit().failure_score(self.failure_score);
-        let (result, used) = usage::track(self.evolve(student, trainset, valset, metric, &engine)).await;
-        let (program, mut report) = result?;
-        report.finish(&program, &used, engine.budget_ref(), started);
-        Ok(Compiled { program, report })
+        let fingerprint = checkpoint::fingerprint(self.settings(), &self.run, student, trainset, valset, metric);
+        let mut ckpt = Checkpoint::open(&self.run, "GEPA", fingerprint, &engine)?;
+        if let Some(done) = ckpt.finished(student)? {
+            return Ok(done);
+        }
+        let (result, used) = usage::track(self.evolve(student, trainset, valset, metric, &engine, &mut ckpt)).await;
+        let (program, report) = result?;
+        ckpt.complete(program, report, used, &engine, started)
     }
 }
 
 impl Gepa {
+    /// The settings a checkpoint must have been written with (models by name).
+    fn settings(&self) -> Value {
+        json!({
+            "budget": self.budget,
+            "reflection_minibatch_size": self.reflection_minibatch_size,
+            "candidate_selection_strategy": self.candidate_selection_strategy,
+            "component_selector": self.component_selector,
+            "reflection_lm": model_name(self.reflection_lm.as_ref()),
+            "skip_perfect_score": self.skip_perfect_score,
+            "use_merge": self.use_merge,
+            "max_merge_invocations": self.max_merge_invocations,
+            "merge_val_overlap_floor": self.merge_val_overlap_floor,
+            "failure_score": self.failure_score,
+            "perfect_score": self.perfect_score,
+            "track_best_outputs": self.track_best_outputs,
+        })
+    }
+
     fn build<P: Module + Clone>(&self, student: &P, candidate: &Candidate) -> P {
         let mut program = student.clone();
         for ((_, p), text) in program.named_predictors_mut().into_iter().zip(candidate) {
@@ -509,6 +566,7 @@ impl Gepa {
         valset: Option<&[Example]>,
         metric: &dyn Metric,
         engine: &Engine,
+        ckpt: &mut Checkpoint,
     ) -> Result<(P, CompileReport)> {
         let names: Vec<String> = student.named_predictors().into_iter().map(|(n, _)| n).collect();
         if names.is_empty() {
@@ -525,42 +583,71 @@ impl Gepa {
         let mut adapter_rng = seeded_rng(derive_seed(self.run.seed, 2));
         let mut sampler = BatchSampler { size: self.reflection_minibatch_size.max(1), ..BatchSampler::default() };
 
-        // The seed candidate on the whole valset.
-        let seed: Candidate = student.named_predictors().into_iter().map(|(_, p)| p.signature().instructions().to_string()).collect();
-        let seed_run = engine.evaluate(&self.build(student, &seed), valset, metric).await?;
-        if seed_run.errors == valset.len() {
-            let first = seed_run.outcomes.iter().find_map(|o| o.error.clone()).unwrap_or_default();
-            return Err(Error::NoResult { what: "GEPA".into(), reason: format!("the program failed on every validation example (first error: {first})") });
+        let (mut state, mut trial_of_candidate, mut merges_due, mut merges_tested, mut last_iter_found_new, mut merge_log);
+        let (mut iteration, mut accepted, mut rejected, mut skipped, mut reflection_calls, mut proposal_failures);
+        if let Some(saved) = ckpt.resume::<Saved>()? {
+            rng = saved.rng.rng();
+            adapter_rng = saved.adapter_rng.rng();
+            sampler = saved.sampler;
+            state = saved.state;
+            report.trials = saved.trials;
+            (trial_of_candidate, merges_due, merges_tested, last_iter_found_new, merge_log) =
+                (saved.trial_of_candidate, saved.merges_due, saved.merges_tested, saved.last_iter_found_new, saved.merge_log);
+            (iteration, accepted, rejected, skipped, reflection_calls, proposal_failures) =
+                (saved.iteration, saved.accepted, saved.rejected, saved.skipped, saved.reflection_calls, saved.proposal_failures);
+        } else {
+            // The seed candidate on the whole valset.
+            let seed: Candidate = student.named_predictors().into_iter().map(|(_, p)| p.signature().instructions().to_string()).collect();
+            let seed_run = engine.evaluate(&self.build(student, &seed), valset, metric).await?;
+            if seed_run.errors == valset.len() {
+                let first = seed_run.outcomes.iter().find_map(|o| o.error.clone()).unwrap_or_default();
+                return Err(Error::NoResult { what: "GEPA".into(), reason: format!("the program failed on every validation example (first error: {first})") });
+            }
+            state = State {
+                candidates: Vec::new(),
+                parents: Vec::new(),
+                val_scores: Vec::new(),
+                next_component: Vec::new(),
+                discovered_at: Vec::new(),
+                frontier: ParetoFrontier::new(valset.len()),
+                total_evals: 0,
+                num_full_evals: 0,
+                best_outputs: vec![Vec::new(); valset.len()],
+            };
+            state.add(seed, Vec::new(), &seed_run, 0, self.track_best_outputs);
+            state.parents[0] = vec![None];
+            state.total_evals = valset.len() as u64;
+            report.trials.push(Trial::from_run("candidate 0 (seed)", Split::Val, &seed_run).details(json!({"candidate": 0, "parents": []})));
+            (trial_of_candidate, merges_due, merges_tested, last_iter_found_new, merge_log) = (vec![0usize], 0usize, 0usize, false, MergeLog::default());
+            (iteration, accepted, rejected, skipped, reflection_calls, proposal_failures) = (0usize, 0usize, 0usize, 0usize, 0usize, Vec::<String>::new());
         }
-        let mut state = State {
-            candidates: Vec::new(),
-            parents: Vec::new(),
-            val_scores: Vec::new(),
-            next_component: Vec::new(),
-            discovered_at: Vec::new(),
-            frontier: ParetoFrontier::new(valset.len()),
-            total_evals: 0,
-            num_full_evals: 0,
-            best_outputs: vec![Vec::new(); valset.len()],
-        };
-        state.add(seed, Vec::new(), &seed_run, 0, self.track_best_outputs);
-        state.parents[0] = vec![None];
-        state.total_evals = valset.len() as u64;
-        report.trials.push(Trial::from_run("candidate 0 (seed)", Split::Val, &seed_run).details(json!({"candidate": 0, "parents": []})));
-        let mut trial_of_candidate = vec![0usize];
 
-        let mut merges_due = 0usize;
-        let mut merges_tested = 0usize;
-        let mut last_iter_found_new = false;
-        let mut merge_log = MergeLog::default();
-        let mut iteration = 0usize;
-        let mut accepted = 0usize;
-        let mut rejected = 0usize;
-        let mut skipped = 0usize;
-        let mut reflection_calls = 0usize;
-        let mut proposal_failures: Vec<String> = Vec::new();
-
-        while state.total_evals < max_metric_calls && !engine.budget_ref().is_exhausted() {
+        loop {
+            ckpt.save(
+                iteration,
+                &Saved {
+                    rng: RngState::of(&rng),
+                    adapter_rng: RngState::of(&adapter_rng),
+                    sampler: sampler.clone(),
+                    state: state.clone(),
+                    trial_of_candidate: trial_of_candidate.clone(),
+                    merges_due,
+                    merges_tested,
+                    last_iter_found_new,
+                    merge_log: merge_log.clone(),
+                    iteration,
+                    accepted,
+                    rejected,
+                    skipped,
+                    reflection_calls,
+                    proposal_failures: proposal_failures.clone(),
+                    trials: report.trials.clone(),
+                },
+                engine,
+            )?;
+            if state.total_evals >= max_metric_calls || engine.budget_ref().is_exhausted() {
+                break;
+            }
             let i = iteration;
             iteration += 1;
 

@@ -15,7 +15,7 @@ pub(crate) type Candidate = Vec<String>;
 
 /// Merges tried so far: `(i, j, ancestor)` triplets, and `(i, j, description)` of merged
 /// programs (which descendant each component came from).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct MergeLog {
     /// Triplets merged.
     pub triplets: Vec<(usize, usize, usize)>,

@@ -37,7 +37,8 @@
 #![warn(unreachable_pub)]
 
 /// Adds the run options every optimizer shares (seed, concurrency, error limit, budgets,
-/// progress bar) as builder methods over a `run: RunConfig` field.
+/// progress bar) as builder methods over a `run: RunConfig` field; `(Type, checkpoint)` also
+/// adds `checkpoint_dir`, for the optimizers that can resume.
 macro_rules! impl_run_options {
     ($ty:ty) => {
         impl $ty {
@@ -85,11 +86,25 @@ macro_rules! impl_run_options {
             }
         }
     };
+    ($ty:ty, checkpoint) => {
+        impl_run_options!($ty);
+
+        impl $ty {
+            /// Keeps a checkpoint in `dir` after every step, so that a compilation killed
+            /// midway, started again with the same directory, resumes where it was without
+            /// re-spending its LM calls (see [`crate::checkpoint`]).
+            pub fn checkpoint_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+                self.run.checkpoint_dir = Some(dir.into());
+                self
+            }
+        }
+    };
 }
 
 pub mod better_together;
 pub mod bootstrap;
 pub mod bootstrap_finetune;
+pub mod checkpoint;
 pub mod copro;
 pub mod engine;
 pub mod gepa;

@@ -28,8 +28,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::bootstrap::{BootstrapFewShot, DemoSet, create_n_fewshot_demo_sets};
+use crate::checkpoint::{self, Checkpoint, RngState, model_name};
 use crate::engine::{Engine, EvalRun, RunConfig, SeededRng, derive_seed, seeded_rng};
-use crate::proposer_grounded::GroundedProposer;
+use crate::proposer_grounded::{GroundedProposer, ProposedInstructions};
 use crate::tpe::{ParamValue, Params, SearchSpace, TpeSampler};
 use crate::{CompileReport, Compiled, Optimizer, Split, Trial};
 
@@ -143,6 +144,10 @@ pub fn estimate_lm_calls(
 /// `max_bootstrapped_demos` successes each), about 6 + 3 × 3 × 2 prompt-model calls, then
 /// 20 minibatch trials of 35 runs and 5 full evaluations of 100 runs (see
 /// [`estimate_lm_calls`] for DSPy's own estimate, which the report also carries).
+///
+/// Resumable (DSPy's MIPROv2 is not): with [`MiproV2::checkpoint_dir`] the state is saved after
+/// the proposals and after each trial, and a killed run started again resumes there without
+/// bootstrapping or proposing again ([`crate::checkpoint`]).
 #[derive(Clone, Debug)]
 pub struct MiproV2 {
     /// The model that proposes instructions (the configured LM when `None`).
@@ -200,7 +205,7 @@ impl Default for MiproV2 {
     }
 }
 
-impl_run_options!(MiproV2);
+impl_run_options!(MiproV2, checkpoint);
 
 impl MiproV2 {
     /// DSPy's defaults (`auto = light`).
@@ -333,6 +338,47 @@ struct Plan {
 /// One combination tried: an instruction index and a demo-set index per predictor.
 type Combo = Vec<(usize, Option<usize>)>;
 
+/// What stages 1 and 2 produced (saved once, so a resumed run does not bootstrap or propose
+/// again).
+#[derive(Clone, Serialize, Deserialize)]
+struct Setup {
+    demo_sets: Vec<DemoSet>,
+    proposed: ProposedInstructions,
+    /// Per predictor, the instruction candidates (the first is the original).
+    instructions: Vec<Vec<String>>,
+    lm_calls_bootstrap: u64,
+    lm_calls_proposal: u64,
+}
+
+/// The search so far (stage 3): the sampler's history, the minibatch scores per combination,
+/// the best full-valset score and the report's trials.
+#[derive(Clone, Serialize, Deserialize)]
+struct SearchState {
+    tpe_rng: RngState,
+    tpe_trials: Vec<(Params, f64)>,
+    /// Loop iterations done (minibatch trials, each with its full evaluation if one was due).
+    trials_done: usize,
+    /// Optuna's trial count (the default program and the full evaluations included).
+    study_trials: usize,
+    by_combo: Vec<(Combo, Vec<f64>)>,
+    fully_evaluated: Vec<Combo>,
+    best_score: f64,
+    /// The best combination, or `None` while the best is the default program (the student as
+    /// it is, its own demos included, which no combination rebuilds).
+    best_combo: Option<Combo>,
+    evaluated_any: bool,
+    trials: Vec<Trial>,
+    best_trial: Option<usize>,
+}
+
+/// MIPROv2's checkpoint: the main generator, the setup, and the search once it started.
+#[derive(Serialize, Deserialize)]
+struct Saved {
+    rng: RngState,
+    setup: Setup,
+    search: Option<SearchState>,
+}
+
 fn describe(combo: &Combo) -> String {
     combo
         .iter()
@@ -353,14 +399,38 @@ impl Optimizer for MiproV2 {
     {
         let started = Instant::now();
         let engine = self.run.engine();
-        let (result, used) = usage::track(self.run_stages(student, trainset, valset, metric, &engine)).await;
-        let (program, mut report) = result?;
-        report.finish(&program, &used, engine.budget_ref(), started);
-        Ok(Compiled { program, report })
+        let fingerprint = checkpoint::fingerprint(self.settings(), &self.run, student, trainset, valset, metric);
+        let mut ckpt = Checkpoint::open(&self.run, "MIPROv2", fingerprint, &engine)?;
+        if let Some(done) = ckpt.finished(student)? {
+            return Ok(done);
+        }
+        let (result, used) = usage::track(self.run_stages(student, trainset, valset, metric, &engine, &mut ckpt)).await;
+        let (program, report) = result?;
+        ckpt.complete(program, report, used, &engine, started)
     }
 }
 
 impl MiproV2 {
+    /// The settings a checkpoint must have been written with (models by name).
+    fn settings(&self) -> Value {
+        json!({
+            "prompt_model": model_name(self.prompt_model.as_ref()),
+            "task_model": model_name(self.task_model.as_ref()),
+            "teacher_lm": model_name(self.teacher_lm.as_ref()),
+            "max_bootstrapped_demos": self.max_bootstrapped_demos,
+            "max_labeled_demos": self.max_labeled_demos,
+            "auto": self.auto,
+            "num_candidates": self.num_candidates,
+            "num_trials": self.num_trials,
+            "init_temperature": self.init_temperature,
+            "metric_threshold": self.metric_threshold,
+            "minibatch": self.minibatch,
+            "minibatch_size": self.minibatch_size,
+            "minibatch_full_eval_steps": self.minibatch_full_eval_steps,
+            "proposer": self.proposer,
+        })
+    }
+
     fn validate(&self) -> Result<()> {
         match (self.auto, self.num_candidates, self.num_trials) {
             (Some(_), None, None) => Ok(()),
@@ -381,6 +451,7 @@ impl MiproV2 {
         valset: Option<&[Example]>,
         metric: &dyn Metric,
         engine: &Engine,
+        ckpt: &mut Checkpoint,
     ) -> Result<(P, CompileReport)> {
         self.validate()?;
         if trainset.is_empty() {
@@ -429,49 +500,25 @@ impl MiproV2 {
         report.seed = Some(self.run.seed);
         let program = student.clone();
 
-        // Stage 1: demo sets (bootstrapped with the task model).
-        let boot = BootstrapFewShot {
-            metric_threshold: self.metric_threshold,
-            max_bootstrapped_demos: if zero_shot { BOOTSTRAPPED_FEWSHOT_EXAMPLES_IN_CONTEXT } else { self.max_bootstrapped_demos },
-            max_labeled_demos: if zero_shot { 0 } else { self.max_labeled_demos },
-            max_rounds: 1,
-            teacher_lm: self.teacher_lm.clone(),
-            run: self.run.clone(),
+        let (setup, search_state) = match ckpt.resume::<Saved>()? {
+            Some(saved) => {
+                rng = saved.rng.rng();
+                (saved.setup, saved.search)
+            }
+            None => {
+                let setup = self.setup(&program, &trainset, &plan, zero_shot, metric, engine, &mut rng).await?;
+                ckpt.save(0, &Saved { rng: RngState::of(&rng), setup: setup.clone(), search: None }, engine)?;
+                (setup, None)
+            }
         };
-        let demo_sets = self
-            .with_task_model(create_n_fewshot_demo_sets(
-                &boot,
-                &program,
-                None,
-                plan.num_fewshot_candidates,
-                &trainset,
-                metric,
-                engine,
-                1,
-                true,
-                true,
-                &mut rng,
-            ))
-            .await?;
-        let after_bootstrap = engine.budget_ref().lm_calls();
-
-        // Stage 2: instruction candidates (the first is the current instruction).
-        let proposer = GroundedProposer { init_temperature: self.init_temperature, ..self.proposer.clone() };
-        let proposed = proposer
-            .propose(engine, self.prompt_model.as_ref(), &program, &trainset, Some(&demo_sets), plan.num_instruct_candidates, &mut rng)
-            .await?;
-        let prompt_model_calls = engine.budget_ref().lm_calls() - after_bootstrap;
-        let mut instructions: Vec<Vec<String>> = proposed.instructions.clone();
-        for (i, (_, p)) in program.named_predictors().into_iter().enumerate() {
-            let list = &mut instructions[i];
-            let original = p.signature().instructions().to_string();
-            if list.is_empty() { list.push(original) } else { list[0] = original }
-        }
-        let demo_candidates: Option<&[DemoSet]> = if zero_shot { None } else { Some(&demo_sets) };
+        let demo_candidates: Option<&[DemoSet]> = if zero_shot { None } else { Some(&setup.demo_sets) };
 
         // Stage 3: Bayesian search.
-        let search = self.with_task_model(self.search(&program, &instructions, demo_candidates, &valset, &plan, metric, engine, &mut report, &mut rng));
+        let search = self.with_task_model(self.search(&program, &setup, demo_candidates, &valset, &plan, metric, engine, &mut report, &mut rng, search_state, ckpt));
         let (best_program, best_score) = search.await?;
+        let (instructions, proposed, demo_sets) = (&setup.instructions, &setup.proposed, &setup.demo_sets);
+        let (after_bootstrap, prompt_model_calls) = (setup.lm_calls_bootstrap, setup.lm_calls_proposal);
+        let proposer = GroundedProposer { init_temperature: self.init_temperature, ..self.proposer.clone() };
         let estimate = estimate_lm_calls(
             num_predictors,
             plan.num_trials,
@@ -506,6 +553,45 @@ impl MiproV2 {
             "stopped_by_budget": engine.budget_ref().is_exhausted(),
         });
         Ok((best_program, report))
+    }
+
+    /// Stages 1 and 2: the demo sets (bootstrapped with the task model) and the instruction
+    /// candidates (the first of each predictor is its current instruction).
+    #[allow(clippy::too_many_arguments)]
+    async fn setup<P: Module + Clone>(
+        &self,
+        program: &P,
+        trainset: &[Example],
+        plan: &Plan,
+        zero_shot: bool,
+        metric: &dyn Metric,
+        engine: &Engine,
+        rng: &mut SeededRng,
+    ) -> Result<Setup> {
+        let before = engine.budget_ref().lm_calls();
+        let boot = BootstrapFewShot {
+            metric_threshold: self.metric_threshold,
+            max_bootstrapped_demos: if zero_shot { BOOTSTRAPPED_FEWSHOT_EXAMPLES_IN_CONTEXT } else { self.max_bootstrapped_demos },
+            max_labeled_demos: if zero_shot { 0 } else { self.max_labeled_demos },
+            max_rounds: 1,
+            teacher_lm: self.teacher_lm.clone(),
+            run: self.run.clone(),
+        };
+        let demo_sets = self
+            .with_task_model(create_n_fewshot_demo_sets(&boot, program, None, plan.num_fewshot_candidates, trainset, metric, engine, 1, true, true, rng))
+            .await?;
+        let after_bootstrap = engine.budget_ref().lm_calls();
+
+        let proposer = GroundedProposer { init_temperature: self.init_temperature, ..self.proposer.clone() };
+        let proposed = proposer.propose(engine, self.prompt_model.as_ref(), program, trainset, Some(&demo_sets), plan.num_instruct_candidates, rng).await?;
+        let lm_calls_proposal = engine.budget_ref().lm_calls() - after_bootstrap;
+        let mut instructions: Vec<Vec<String>> = proposed.instructions.clone();
+        for (i, (_, p)) in program.named_predictors().into_iter().enumerate() {
+            let list = &mut instructions[i];
+            let original = p.signature().instructions().to_string();
+            if list.is_empty() { list.push(original) } else { list[0] = original }
+        }
+        Ok(Setup { demo_sets, proposed, instructions, lm_calls_bootstrap: after_bootstrap - before, lm_calls_proposal })
     }
 
     async fn with_task_model<F: std::future::Future>(&self, fut: F) -> F::Output {
@@ -544,7 +630,7 @@ impl MiproV2 {
     async fn search<P: Module + Clone>(
         &self,
         program: &P,
-        instructions: &[Vec<String>],
+        setup: &Setup,
         demos: Option<&[DemoSet]>,
         valset: &[Example],
         plan: &Plan,
@@ -552,7 +638,10 @@ impl MiproV2 {
         engine: &Engine,
         report: &mut CompileReport,
         rng: &mut SeededRng,
+        resumed: Option<SearchState>,
+        ckpt: &mut Checkpoint,
     ) -> Result<(P, f64)> {
+        let instructions = &setup.instructions;
         let k = instructions.len();
         let mut space = SearchSpace::new();
         for (i, list) in instructions.iter().enumerate() {
@@ -583,28 +672,50 @@ impl MiproV2 {
             plan.num_trials
         };
 
-        // The default program, fully evaluated, is the first trial (as DSPy adds it to the study
-        // as instruction 0 and demo set 0): the student as it is, its own demos included.
-        let default_combo: Combo = (0..k).map(|_| (0, demos.map(|_| 0))).collect();
-        let default_program = program.clone();
-        let (default_score, run) = self.evaluate(engine, &default_program, valset, metric).await;
-        let mut evaluated_any = run.as_ref().is_some_and(|r| r.succeeded() > 0);
-        report.trials.push(self.trial("default program", Split::Val, default_score, run.as_ref(), &default_combo));
-        let _ = tpe.tell(params_of(&default_combo), default_score);
-        let mut best_score = default_score;
-        let mut best_program = default_program;
-        report.best_trial = Some(0);
+        let mut s = match resumed {
+            Some(s) => {
+                tpe.restore(s.tpe_rng.rng(), s.tpe_trials.clone());
+                report.trials = s.trials.clone();
+                report.best_trial = s.best_trial;
+                s
+            }
+            None => {
+                // The default program, fully evaluated, is the first trial (as DSPy adds it to the
+                // study as instruction 0 and demo set 0): the student as it is, its own demos
+                // included.
+                let default_combo: Combo = (0..k).map(|_| (0, demos.map(|_| 0))).collect();
+                let default_program = program.clone();
+                let (default_score, run) = self.evaluate(engine, &default_program, valset, metric).await;
+                report.trials.push(self.trial("default program", Split::Val, default_score, run.as_ref(), &default_combo));
+                let _ = tpe.tell(params_of(&default_combo), default_score);
+                report.best_trial = Some(0);
+                let mut s = SearchState {
+                    tpe_rng: RngState::of(tpe.rng()),
+                    tpe_trials: Vec::new(),
+                    trials_done: 0,
+                    study_trials: 1,
+                    by_combo: Vec::new(),
+                    fully_evaluated: Vec::new(),
+                    best_score: default_score,
+                    best_combo: None,
+                    evaluated_any: run.as_ref().is_some_and(|r| r.succeeded() > 0),
+                    trials: Vec::new(),
+                    best_trial: None,
+                };
+                self.save_search(ckpt, engine, rng, setup, &mut s, &tpe, report)?;
+                s
+            }
+        };
 
-        // Per combination: the minibatch scores, the program, and whether it was fully evaluated.
-        let mut by_combo: Vec<(Combo, Vec<f64>, P)> = Vec::new();
-        let mut fully_evaluated: Vec<Combo> = Vec::new();
-        let mut study_trials = 1usize;
-        for _ in 0..plan.num_trials {
+        // Per combination (`by_combo`): the minibatch scores; `fully_evaluated`: those scored on
+        // the whole valset. Programs are rebuilt from their combination when needed.
+        while s.trials_done < plan.num_trials {
             if engine.budget_ref().is_exhausted() {
                 break;
             }
-            study_trials += 1;
-            let trial_num = study_trials;
+            s.trials_done += 1;
+            s.study_trials += 1;
+            let trial_num = s.study_trials;
             let params = tpe.ask();
             let combo = combo_of(&params);
             let candidate = self.build(program, &combo, instructions, demos);
@@ -615,51 +726,69 @@ impl MiproV2 {
                 let batch = create_minibatch(valset, batch_size, rng);
                 self.evaluate(engine, &candidate, &batch, metric).await
             };
-            evaluated_any |= run.as_ref().is_some_and(|r| r.succeeded() > 0);
+            s.evaluated_any |= run.as_ref().is_some_and(|r| r.succeeded() > 0);
             let full = batch_size >= valset.len();
             report.trials.push(self.trial(&format!("trial {trial_num}"), if full { Split::Val } else { Split::Minibatch }, score, run.as_ref(), &combo));
-            if full && score > best_score {
-                best_score = score;
-                best_program = candidate.clone();
+            if full && score > s.best_score {
+                s.best_score = score;
+                s.best_combo = Some(combo.clone());
                 report.best_trial = Some(report.trials.len() - 1);
             }
-            match by_combo.iter_mut().find(|(c, _, _)| *c == combo) {
-                Some((_, scores, _)) => scores.push(score),
-                None => by_combo.push((combo.clone(), vec![score], candidate)),
+            match s.by_combo.iter_mut().find(|(c, _)| *c == combo) {
+                Some((_, scores)) => scores.push(score),
+                None => s.by_combo.push((combo.clone(), vec![score])),
             }
             let _ = tpe.tell(params, score);
 
             if plan.minibatch && (trial_num.is_multiple_of(steps + 1) || trial_num == adjusted.saturating_sub(1)) {
                 // Fully evaluate the best-averaging combination not yet fully evaluated.
-                let next = by_combo
+                let next = s
+                    .by_combo
                     .iter()
-                    .filter(|(c, _, _)| !fully_evaluated.contains(c))
-                    .map(|(c, s, p)| (c, s.iter().sum::<f64>() / s.len() as f64, p))
-                    .fold(None, |best: Option<(&Combo, f64, &P)>, x| match best {
+                    .filter(|(c, _)| !s.fully_evaluated.contains(c))
+                    .map(|(c, sc)| (c, sc.iter().sum::<f64>() / sc.len() as f64))
+                    .fold(None, |best: Option<(&Combo, f64)>, x| match best {
                         Some(b) if b.1 >= x.1 => Some(b),
                         _ => Some(x),
-                    });
-                let Some((combo, mean, candidate)) = next else { continue };
-                let (combo, candidate) = (combo.clone(), candidate.clone());
-                study_trials += 1;
-                let (full_score, run) = self.evaluate(engine, &candidate, valset, metric).await;
-                evaluated_any |= run.as_ref().is_some_and(|r| r.succeeded() > 0);
-                let mut trial = self.trial(&format!("full evaluation after trial {trial_num}"), Split::Val, full_score, run.as_ref(), &combo);
-                trial = trial.with_split_score(Split::MinibatchMean, mean);
-                report.trials.push(trial);
-                let _ = tpe.tell(params_of(&combo), full_score);
-                fully_evaluated.push(combo);
-                if full_score > best_score {
-                    best_score = full_score;
-                    best_program = candidate;
-                    report.best_trial = Some(report.trials.len() - 1);
+                    })
+                    .map(|(c, mean)| (c.clone(), mean));
+                if let Some((combo, mean)) = next {
+                    let candidate = self.build(program, &combo, instructions, demos);
+                    s.study_trials += 1;
+                    let (full_score, run) = self.evaluate(engine, &candidate, valset, metric).await;
+                    s.evaluated_any |= run.as_ref().is_some_and(|r| r.succeeded() > 0);
+                    let mut trial = self.trial(&format!("full evaluation after trial {trial_num}"), Split::Val, full_score, run.as_ref(), &combo);
+                    trial = trial.with_split_score(Split::MinibatchMean, mean);
+                    report.trials.push(trial);
+                    let _ = tpe.tell(params_of(&combo), full_score);
+                    s.fully_evaluated.push(combo.clone());
+                    if full_score > s.best_score {
+                        s.best_score = full_score;
+                        s.best_combo = Some(combo);
+                        report.best_trial = Some(report.trials.len() - 1);
+                    }
                 }
             }
+            self.save_search(ckpt, engine, rng, setup, &mut s, &tpe, report)?;
         }
-        if !evaluated_any {
+        if !s.evaluated_any {
             return Err(Error::NoResult { what: "MIPROv2".into(), reason: "every evaluation failed (is an LM configured, or the budget too small?)".into() });
         }
-        Ok((best_program, best_score))
+        let best = match &s.best_combo {
+            Some(combo) => self.build(program, combo, instructions, demos),
+            None => program.clone(),
+        };
+        Ok((best, s.best_score))
+    }
+
+    /// Saves the search after a trial (with the sampler's and the report's state).
+    #[allow(clippy::too_many_arguments)]
+    fn save_search(&self, ckpt: &mut Checkpoint, engine: &Engine, rng: &SeededRng, setup: &Setup, s: &mut SearchState, tpe: &TpeSampler, report: &CompileReport) -> Result<()> {
+        s.tpe_rng = RngState::of(tpe.rng());
+        s.tpe_trials = tpe.trials().to_vec();
+        s.trials = report.trials.clone();
+        s.best_trial = report.best_trial;
+        ckpt.save(s.trials_done, &Saved { rng: RngState::of(rng), setup: setup.clone(), search: Some(s.clone()) }, engine)
     }
 
     fn trial(&self, description: &str, split: Split, score: f64, run: Option<&EvalRun>, combo: &Combo) -> Trial {

@@ -4,8 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use dspy_core::usage::UsageByModel;
@@ -310,7 +309,7 @@ impl CompileReport {
     pub fn save_json(&self, path: impl AsRef<Path>) -> Result<()> {
         let mut text = self.to_json()?;
         text.push('\n');
-        write_atomic(path.as_ref(), text.as_bytes())
+        dspy_core::module::write_atomic(path.as_ref(), text.as_bytes())
     }
 
     /// Reads a report saved by [`CompileReport::save_json`].
@@ -413,28 +412,4 @@ mod duration_secs {
         let secs = f64::deserialize(d)?;
         Ok(Duration::try_from_secs_f64(secs).unwrap_or_default())
     }
-}
-
-/// Writes `bytes` to `path` atomically: a temporary file in the same directory, synced, then
-/// renamed over `path`.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let io = |source| Error::Io { path: path.to_path_buf(), source };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "report".into());
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    let tmp = dir.join(format!(".{name}.tmp-{}-{nanos}", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        drop(file);
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        std::fs::remove_file(&tmp).ok();
-    }
-    result.map_err(io)
 }

@@ -25,13 +25,15 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use dspy_core::evaluate::{Metric, percentage};
-use dspy_core::module::inspect_modules;
+use dspy_core::module::{ModuleExt, inspect_modules};
 use dspy_core::trace::{PredictorId, TraceEntry};
 use dspy_core::{Error, Example, InputError, LanguageModel, LmConfig, Module, Prediction, Result, Settings, settings, usage};
 use rand::RngExt;
 use rand::seq::{IndexedRandom, SliceRandom};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use crate::checkpoint::{self, Checkpoint, RngState, model_name};
 use crate::engine::{ConfiguredLm, Engine, RunConfig, SeededRng, Traces, derive_seed, seeded_rng, with_rollout};
 use crate::proposer::{offer_feedback, predict_once};
 use crate::tpe::weighted_index;
@@ -49,6 +51,10 @@ use crate::{CompileReport, Compiled, Optimizer, Split, Trial, augmented_demo};
 /// `num_candidates + 1` prompt-model calls (one per rule), and up to
 /// `(num_candidates + 1) × bsize` runs to score the new programs; at the end up to
 /// `(num_candidates + 1) × |trainset|` runs. Every run is also a metric call.
+///
+/// Resumable (DSPy's SIMBA is not): with [`Simba::checkpoint_dir`] the pool, the winners and
+/// the generators are saved after each step, and a killed run started again resumes at the
+/// next step ([`crate::checkpoint`]).
 #[derive(Clone, Debug)]
 pub struct Simba {
     /// Examples per minibatch.
@@ -95,7 +101,7 @@ impl Default for Simba {
     }
 }
 
-impl_run_options!(Simba);
+impl_run_options!(Simba, checkpoint);
 
 impl Simba {
     /// DSPy's defaults.
@@ -144,6 +150,23 @@ impl Simba {
         self.program_code = Some(code.into());
         self
     }
+}
+
+/// SIMBA's checkpoint after a step: the pool (as program states), its scores, the winners,
+/// the trainset order and position, the generators and the report so far.
+#[derive(Serialize, Deserialize)]
+struct Saved {
+    steps_done: usize,
+    rng: RngState,
+    rng_np: RngState,
+    programs: Vec<Value>,
+    scores: Vec<Vec<f64>>,
+    winners: Vec<Value>,
+    data: Vec<usize>,
+    instance: usize,
+    steps_log: Vec<Value>,
+    runs_ok: usize,
+    trials: Vec<Trial>,
 }
 
 /// A program to run with the LM to put in the settings (if any) on one example (index).
@@ -235,14 +258,41 @@ impl Optimizer for Simba {
         }
         let started = Instant::now();
         let engine = self.run.engine();
-        let (result, used) = usage::track(self.ascend(student, trainset, metric, &engine)).await;
-        let (program, mut report) = result?;
-        report.finish(&program, &used, engine.budget_ref(), started);
-        Ok(Compiled { program, report })
+        let fingerprint = checkpoint::fingerprint(self.settings(), &self.run, student, trainset, None, metric);
+        let mut ckpt = Checkpoint::open(&self.run, "SIMBA", fingerprint, &engine)?;
+        if let Some(done) = ckpt.finished(student)? {
+            return Ok(done);
+        }
+        let (result, used) = usage::track(self.ascend(student, trainset, metric, &engine, &mut ckpt)).await;
+        let (program, report) = result?;
+        ckpt.complete(program, report, used, &engine, started)
     }
 }
 
 impl Simba {
+    /// The settings a checkpoint must have been written with (models by name).
+    fn settings(&self) -> Value {
+        json!({
+            "bsize": self.bsize,
+            "num_candidates": self.num_candidates,
+            "max_steps": self.max_steps,
+            "max_demos": self.max_demos,
+            "prompt_model": model_name(self.prompt_model.as_ref()),
+            "teacher_lm": model_name(self.teacher_lm.as_ref()),
+            "demo_input_field_maxlen": self.demo_input_field_maxlen,
+            "temperature_for_sampling": self.temperature_for_sampling,
+            "temperature_for_candidates": self.temperature_for_candidates,
+            "program_code": self.program_code,
+        })
+    }
+
+    /// `student` with a saved program state.
+    fn restored<P: Module + Clone>(student: &P, state: &Value) -> Result<P> {
+        let mut program = student.clone();
+        program.apply_state(state)?;
+        Ok(program)
+    }
+
     fn average(scores: &[Vec<f64>], idx: usize) -> f64 {
         match scores.get(idx) {
             Some(s) if !s.is_empty() => s.iter().sum::<f64>() / s.len() as f64,
@@ -324,7 +374,7 @@ impl Simba {
             .await
     }
 
-    async fn ascend<P: Module + Clone>(&self, student: &P, trainset: &[Example], metric: &dyn Metric, engine: &Engine) -> Result<(P, CompileReport)> {
+    async fn ascend<P: Module + Clone>(&self, student: &P, trainset: &[Example], metric: &dyn Metric, engine: &Engine, ckpt: &mut Checkpoint) -> Result<(P, CompileReport)> {
         let mut report = CompileReport::new("SIMBA");
         report.seed = Some(self.run.seed);
         let mut rng = seeded_rng(self.run.seed);
@@ -341,8 +391,17 @@ impl Simba {
         let start_rollout = first_lm.as_ref().and_then(|lm| lm.defaults().rollout_id).unwrap_or(0);
         let mut steps_log = Vec::new();
         let mut runs_ok = 0usize;
+        let mut first_step = 0;
+        if let Some(saved) = ckpt.resume::<Saved>()? {
+            first_step = saved.steps_done;
+            rng = saved.rng.rng();
+            rng_np = saved.rng_np.rng();
+            programs = saved.programs.iter().map(|s| Self::restored(student, s)).collect::<Result<_>>()?;
+            winners = saved.winners.iter().map(|s| Self::restored(student, s)).collect::<Result<_>>()?;
+            (scores, data, instance, steps_log, runs_ok, report.trials) = (saved.scores, saved.data, saved.instance, saved.steps_log, saved.runs_ok, saved.trials);
+        }
 
-        for step in 0..self.max_steps {
+        for step in first_step..self.max_steps {
             if engine.budget_ref().is_exhausted() {
                 break;
             }
@@ -464,6 +523,20 @@ impl Simba {
                 programs.push(candidate);
                 scores.push(s);
             }
+            let saved = Saved {
+                steps_done: step + 1,
+                rng: RngState::of(&rng),
+                rng_np: RngState::of(&rng_np),
+                programs: programs.iter().map(|p| Value::Object(p.to_state())).collect(),
+                scores: scores.clone(),
+                winners: winners.iter().map(|p| Value::Object(p.to_state())).collect(),
+                data: data.clone(),
+                instance,
+                steps_log: steps_log.clone(),
+                runs_ok,
+                trials: report.trials.clone(),
+            };
+            ckpt.save(step + 1, &saved, engine)?;
         }
 
         // Validation: evenly spaced winners on the whole trainset.

@@ -338,6 +338,18 @@ impl TpeSampler {
         &self.trials
     }
 
+    /// The generator at its current position (with [`TpeSampler::trials`], all a checkpoint
+    /// needs to continue the same suggestions).
+    pub(crate) fn rng(&self) -> &SeededRng {
+        &self.rng
+    }
+
+    /// Continues from a checkpoint: the generator's position and the trials observed.
+    pub(crate) fn restore(&mut self, rng: SeededRng, trials: Vec<(Params, f64)>) {
+        self.rng = rng;
+        self.trials = trials;
+    }
+
     /// The best observed trial (the earliest on ties).
     pub(crate) fn best(&self) -> Option<&(Params, f64)> {
         let better = |a: f64, b: f64| if self.config.maximize { a > b } else { a < b };

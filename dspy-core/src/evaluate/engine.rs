@@ -191,6 +191,15 @@ impl Budget {
         self.errors.fetch_add(1, Ordering::SeqCst);
     }
 
+    /// Adds the counts of an earlier part of the same compilation (a resumed checkpoint), so
+    /// what it spent counts against the limits.
+    pub fn restore(&self, spent: &BudgetReport) {
+        self.lm_calls.fetch_add(spent.lm_calls, Ordering::SeqCst);
+        self.metric_calls.fetch_add(spent.metric_calls, Ordering::SeqCst);
+        self.errors.fetch_add(spent.errors, Ordering::SeqCst);
+        self.refused.fetch_add(spent.refused, Ordering::SeqCst);
+    }
+
     /// The counts and limits, for a report.
     pub fn report(&self) -> BudgetReport {
         BudgetReport {

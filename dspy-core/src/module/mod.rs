@@ -47,8 +47,7 @@ pub(crate) use parallel::run_bounded;
 pub use program::{ContainsPredictors, ForwardOutput, IntoPrediction, ModuleFields};
 pub use refine::{Refine, inspect_modules, offer_feedback_signature};
 pub use source::SourceCode;
-pub use state::{DSPY_FORMAT_VERSION, ModuleExt};
-pub(crate) use state::write_atomic;
+pub use state::{DSPY_FORMAT_VERSION, ModuleExt, write_atomic};
 
 use crate::error::Result;
 use crate::example::Example;

@@ -195,8 +195,19 @@ fn apply<M: Module + ?Sized>(program: &mut M, state: &Value, path: Option<&Path>
 }
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same directory, synced, then
-/// renamed over `path` (and the directory synced, where the platform allows).
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+/// renamed over `path` (and the directory synced, where the platform allows). A reader (or a
+/// process killed mid-write) sees the old file or the new one, never half of one, which is what
+/// saved programs, reports and optimizer checkpoints rely on.
+///
+/// ```
+/// let dir = std::env::temp_dir().join(format!("dspy-atomic-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let path = dir.join("state.json");
+/// dspy_core::module::write_atomic(&path, b"{}").unwrap();
+/// assert_eq!(std::fs::read(&path).unwrap(), b"{}");
+/// # std::fs::remove_dir_all(&dir).ok();
+/// ```
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let io = |source| Error::Io { path: path.to_path_buf(), source };
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
