@@ -1,5 +1,7 @@
 //! Compile a small extraction program against a real model: uncompiled, LabeledFewShot,
-//! BootstrapFewShot and MIPROv2 `light`, each evaluated on a held-out dev set.
+//! BootstrapFewShot, MIPROv2 `light`, COPRO, SIMBA and GEPA, each evaluated on a held-out dev
+//! set; then a two-stage program (find the order mention, then write it as an ID) uncompiled,
+//! with BootstrapFewShot and with GEPA, whose reflection rewrites each stage.
 //!
 //!     DSPY_LM=openai/smollm2 DSPY_API_BASE=http://127.0.0.1:8765/v1 \
 //!         cargo run --release --example compile_real
@@ -16,6 +18,11 @@
 //! says so. Options (environment):
 //! - `REAL_MIPRO=0`: skip MIPROv2 `light`, which makes a few hundred LM calls (~12 minutes on
 //!   a 135M model served on 2 CPU cores; a second on the simulated LM).
+//! - `REAL_ROWS=copro,simba,gepa`: run only these rows (names as in the table, lower case, the
+//!   part before any parenthesis: `uncompiled`, `labeledfewshot`, `bootstrapfewshot`, `miprov2`,
+//!   `copro`, `simba`, `gepa`; `two-stage` for the three two-stage rows). COPRO (breadth 3,
+//!   depth 2), SIMBA (batches of 8, 3 candidates, 3 steps) and GEPA (150 metric calls) are
+//!   budgeted to a few minutes each on that model.
 //! - `COMPILE_REAL_JSON=path`: also write the results as JSON (used by `bench/real_vs_dspy`).
 //! - `COMPILE_REAL_SAVE=path`: where to save the best compiled program (default: the system
 //!   temporary directory).
@@ -41,7 +48,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use dspy::evaluate::Reads;
-use dspy::optimizers::{AutoMode, BootstrapFewShot, LabeledFewShot, MiproV2, Optimizer};
+use dspy::optimizers::{AutoMode, BootstrapFewShot, Copro, Gepa, LabeledFewShot, MiproV2, Optimizer, Simba};
 use dspy::prelude::*;
 use dspy::{LmError, LmRequest, LmResponse, Role, Usage};
 use serde_json::{Value, json};
@@ -55,6 +62,41 @@ struct ExtractOrderId {
     order_id: String,
 }
 
+/// Find the part of the customer's message that names the order.
+#[derive(Signature)]
+struct FindOrderMention {
+    #[input]
+    message: String,
+    #[output]
+    mention: String,
+}
+
+/// Write the order ID in its standard form: two capital letters, a hyphen, four digits (AB-1234).
+#[derive(Signature)]
+struct WriteOrderId {
+    #[input]
+    mention: String,
+    #[output]
+    order_id: String,
+}
+
+/// The two-stage program: find the mention, then write it as an ID.
+#[module]
+#[derive(Clone)]
+struct TwoStage {
+    find: Predict<FindOrderMention>,
+    write: Predict<WriteOrderId>,
+}
+
+#[module]
+impl TwoStage {
+    async fn forward(&self, message: String) -> Result<ExtractOrderIdOutput> {
+        let found = self.find.call(FindOrderMentionInput { message }).await?;
+        let written = self.write.call(WriteOrderIdInput { mention: found.mention.clone() }).await?;
+        Ok(ExtractOrderIdOutput { order_id: written.order_id.clone() })
+    }
+}
+
 /// Settings shared with `bench/real_vs_dspy/dspy_side.py`: keep them in step.
 const TRAIN: usize = 20;
 const MAX_TOKENS: u32 = 64;
@@ -63,6 +105,16 @@ const SEED: u64 = 0;
 
 /// The program every optimizer compiles.
 type Student = Predict<ExtractOrderId>;
+
+/// Whether the row `name` is to run (`REAL_ROWS`, a comma-separated list; every row when unset).
+/// A listed name selects the rows whose name starts with it (`two-stage` all three).
+fn wanted(name: &str) -> bool {
+    let key: String = name.split('(').next().unwrap_or(name).to_lowercase();
+    match std::env::var("REAL_ROWS") {
+        Ok(rows) if !rows.trim().is_empty() => rows.split(',').map(|r| r.trim().to_lowercase()).any(|r| !r.is_empty() && key.starts_with(&r)),
+        _ => true,
+    }
+}
 
 /// The first non-empty line of `s`, trimmed of whitespace and quotes, lower-cased.
 fn first_line(s: &str) -> String {
@@ -75,12 +127,15 @@ fn first_line(s: &str) -> String {
 
 struct Row {
     name: &'static str,
+    /// Why the compilation failed (the row then has no score).
+    error: Option<String>,
+    /// Saves the compiled program (DSPy's JSON format).
+    save: Box<dyn Fn(&std::path::Path) -> dspy::Result<()>>,
     score: f64,
     calls: u64,
     tokens: u64,
     compile_s: f64,
     eval_s: f64,
-    program: Student,
 }
 
 #[tokio::main]
@@ -134,22 +189,28 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut rows = Vec::new();
 
     // Each entry: compile (timed, usage tracked), then evaluate on dev (timed, usage tracked).
-    let started = Instant::now();
-    let (compiled, used) = dspy::usage::track(async { Ok::<_, dspy::Error>(student.clone()) }).await;
-    rows.push(evaluate_row("uncompiled", compiled?, used.total(), started.elapsed().as_secs_f64(), &evaluate).await?);
+    if wanted("uncompiled") {
+        let started = Instant::now();
+        let (compiled, used) = dspy::usage::track(async { Ok::<_, dspy::Error>(student.clone()) }).await;
+        rows.push(evaluate_row("uncompiled", compiled?, used.total(), started.elapsed().as_secs_f64(), &evaluate).await?);
+    }
 
-    let started = Instant::now();
-    let (compiled, used) = dspy::usage::track(LabeledFewShot::new(K).sample(false).seed(SEED).compile(&student, trainset, metric)).await;
-    rows.push(evaluate_row("LabeledFewShot(k=4)", compiled?.program, used.total(), started.elapsed().as_secs_f64(), &evaluate).await?);
+    if wanted("LabeledFewShot") {
+        let started = Instant::now();
+        let (compiled, used) = dspy::usage::track(LabeledFewShot::new(K).sample(false).seed(SEED).compile(&student, trainset, metric)).await;
+        rows.push(evaluate_row("LabeledFewShot(k=4)", compiled?.program, used.total(), started.elapsed().as_secs_f64(), &evaluate).await?);
+    }
 
-    let started = Instant::now();
-    let bootstrap = BootstrapFewShot::new().max_bootstrapped_demos(K).max_labeled_demos(K).seed(SEED).num_threads(1);
-    let (compiled, used) = dspy::usage::track(bootstrap.compile(&student, trainset, metric)).await;
-    rows.push(evaluate_row("BootstrapFewShot", compiled?.program, used.total(), started.elapsed().as_secs_f64(), &evaluate).await?);
+    if wanted("BootstrapFewShot") {
+        let started = Instant::now();
+        let bootstrap = BootstrapFewShot::new().max_bootstrapped_demos(K).max_labeled_demos(K).seed(SEED).num_threads(1);
+        let (compiled, used) = dspy::usage::track(bootstrap.compile(&student, trainset, metric)).await;
+        rows.push(evaluate_row("BootstrapFewShot", compiled?.program, used.total(), started.elapsed().as_secs_f64(), &evaluate).await?);
+    }
 
     if std::env::var("REAL_MIPRO").is_ok_and(|v| v == "0") {
         println!("(MIPROv2 light skipped: REAL_MIPRO=0.)\n");
-    } else {
+    } else if wanted("MIPROv2") {
         // No valset, as the Python side: MIPROv2 holds out part of the trainset. The configured
         // LM also proposes the instructions (DSPy's default `prompt_model`).
         let started = Instant::now();
@@ -158,15 +219,63 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         rows.push(evaluate_row("MIPROv2(light)", compiled?.program, used.total(), started.elapsed().as_secs_f64(), &evaluate).await?);
     }
 
-    println!("{:<20} {:>9} {:>9} {:>9} {:>10} {:>8}", "program", "dev score", "LM calls", "tokens", "compile s", "eval s");
-    for r in &rows {
-        println!("{:<20} {:>8.1}% {:>9} {:>9} {:>10.1} {:>8.1}", r.name, r.score, r.calls, r.tokens, r.compile_s, r.eval_s);
+    // The instruction optimizers: the configured LM proposes (DSPy's default prompt model and,
+    // for GEPA, the reflection LM given as the task LM). An optimizer that fails is a row too.
+    if wanted("COPRO") {
+        let started = Instant::now();
+        let copro = Copro::new().breadth(3).depth(2).init_temperature(1.4).seed(SEED).num_threads(1).progress(false);
+        let (compiled, used) = dspy::usage::track(copro.compile(&student, trainset, metric)).await;
+        rows.push(row_or_failure("COPRO(3x2)", compiled.map(|c| c.program), used.total(), started, &evaluate).await?);
     }
-    let baseline = rows[0].score;
-    let best = rows.iter().skip(1).max_by(|a, b| a.score.total_cmp(&b.score)).ok_or("no compiled program")?;
-    let save = std::env::var("COMPILE_REAL_SAVE").map(std::path::PathBuf::from).unwrap_or_else(|_| std::env::temp_dir().join("compile_real_best.json"));
-    best.program.save(&save)?;
-    println!("\nbest: {} at {:.1}% (uncompiled {:.1}%), saved to {}", best.name, best.score, baseline, save.display());
+    if wanted("SIMBA") {
+        let started = Instant::now();
+        let simba = Simba::new().bsize(8).num_candidates(3).max_steps(3).max_demos(K).seed(SEED).num_threads(1).progress(false);
+        let (compiled, used) = dspy::usage::track(simba.compile(&student, trainset, metric)).await;
+        rows.push(row_or_failure("SIMBA(8x3x3)", compiled.map(|c| c.program), used.total(), started, &evaluate).await?);
+    }
+    if wanted("GEPA") {
+        let started = Instant::now();
+        let gepa = Gepa::new().budget_metric_calls(150).reflection_minibatch_size(3).seed(SEED).num_threads(1).progress(false);
+        let (compiled, used) = dspy::usage::track(gepa.compile(&student, trainset, metric)).await;
+        rows.push(row_or_failure("GEPA(150)", compiled.map(|c| c.program), used.total(), started, &evaluate).await?);
+    }
+
+    // The two-stage program: BootstrapFewShot keeps demos of both stages from passing runs;
+    // GEPA rewrites one stage's instruction per iteration from that stage's calls.
+    let two_stage = TwoStage { find: Predict::new(), write: Predict::new() };
+    if wanted("two-stage uncompiled") {
+        let started = Instant::now();
+        let (compiled, used) = dspy::usage::track(async { Ok::<_, dspy::Error>(two_stage.clone()) }).await;
+        rows.push(row_or_failure("two-stage uncompiled", compiled, used.total(), started, &evaluate).await?);
+    }
+    if wanted("two-stage BootstrapFewShot") {
+        let started = Instant::now();
+        let bootstrap = BootstrapFewShot::new().max_bootstrapped_demos(K).max_labeled_demos(K).seed(SEED).num_threads(1);
+        let (compiled, used) = dspy::usage::track(bootstrap.compile(&two_stage, trainset, metric)).await;
+        rows.push(row_or_failure("two-stage BootstrapFewShot", compiled.map(|c| c.program), used.total(), started, &evaluate).await?);
+    }
+    if wanted("two-stage GEPA") {
+        let started = Instant::now();
+        let gepa = Gepa::new().budget_metric_calls(150).reflection_minibatch_size(3).seed(SEED).num_threads(1).progress(false);
+        let (compiled, used) = dspy::usage::track(gepa.compile(&two_stage, trainset, metric)).await;
+        rows.push(row_or_failure("two-stage GEPA(150)", compiled.map(|c| c.program), used.total(), started, &evaluate).await?);
+    }
+    if rows.is_empty() {
+        return Err("REAL_ROWS selects no row".into());
+    }
+
+    println!("{:<26} {:>9} {:>9} {:>9} {:>10} {:>8}", "program", "dev score", "LM calls", "tokens", "compile s", "eval s");
+    for r in &rows {
+        match &r.error {
+            Some(e) => println!("{:<26} {:>9} {:>9} {:>9} {:>10.1} {:>8.1}  {e}", r.name, "failed", r.calls, r.tokens, r.compile_s, r.eval_s),
+            None => println!("{:<26} {:>8.1}% {:>9} {:>9} {:>10.1} {:>8.1}", r.name, r.score, r.calls, r.tokens, r.compile_s, r.eval_s),
+        }
+    }
+    if let Some(best) = rows.iter().filter(|r| r.error.is_none()).max_by(|a, b| a.score.total_cmp(&b.score)) {
+        let save = std::env::var("COMPILE_REAL_SAVE").map(std::path::PathBuf::from).unwrap_or_else(|_| std::env::temp_dir().join("compile_real_best.json"));
+        (best.save)(&save)?;
+        println!("\nbest: {} at {:.1}%, saved to {}", best.name, best.score, save.display());
+    }
     if simulated {
         println!("(simulated LM: {} calls in all)", SIM_CALLS.load(Ordering::SeqCst));
     }
@@ -174,7 +283,10 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     if let Ok(path) = std::env::var("COMPILE_REAL_JSON") {
         let results: Vec<Value> = rows
             .iter()
-            .map(|r| json!({"program": r.name, "dev_score": r.score, "lm_calls": r.calls, "tokens": r.tokens, "compile_s": r.compile_s, "eval_s": r.eval_s}))
+            .map(|r| match &r.error {
+                Some(e) => json!({"program": r.name, "error": e, "lm_calls": r.calls, "tokens": r.tokens, "compile_s": r.compile_s, "eval_s": r.eval_s}),
+                None => json!({"program": r.name, "dev_score": r.score, "lm_calls": r.calls, "tokens": r.tokens, "compile_s": r.compile_s, "eval_s": r.eval_s}),
+            })
             .collect();
         let out = json!({
             "side": "dspy-rs",
@@ -191,13 +303,14 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// Evaluates `program` on dev and makes its table row (`compile` usage plus the evaluation's).
-async fn evaluate_row(
+async fn evaluate_row<P: TypedModule<Output = ExtractOrderIdOutput> + 'static>(
     name: &'static str,
-    program: Student,
+    program: P,
     compile: dspy::usage::ModelUsage,
     compile_s: f64,
     evaluate: &Evaluate<Reads<ExtractOrderIdOutput>>,
 ) -> Result<Row, Box<dyn std::error::Error>> {
+    use dspy::module::ModuleExt;
     let started = Instant::now();
     let (result, used) = dspy::usage::track(evaluate.run(&program)).await;
     let result = result?;
@@ -206,19 +319,38 @@ async fn evaluate_row(
     println!(
         "== {name}: {:.1}% on dev ({} demos; compile {compile_s:.1} s, {} LM calls; eval {eval_s:.1} s, {} LM calls)",
         result.score,
-        program.demos().len(),
+        program.named_predictors().iter().map(|(_, p)| p.demos().len()).sum::<usize>(),
         compile.calls,
         used.calls
     );
     Ok(Row {
         name,
+        error: None,
         score: result.score,
         calls: compile.calls + used.calls,
         tokens: compile.total_tokens + used.total_tokens,
         compile_s,
         eval_s,
-        program,
+        save: Box::new(move |path| program.save(path)),
     })
+}
+
+/// [`evaluate_row`] for a compilation that may have failed: a failure is a row with its error.
+async fn row_or_failure<P: TypedModule<Output = ExtractOrderIdOutput> + 'static>(
+    name: &'static str,
+    compiled: dspy::Result<P>,
+    compile: dspy::usage::ModelUsage,
+    started: Instant,
+    evaluate: &Evaluate<Reads<ExtractOrderIdOutput>>,
+) -> Result<Row, Box<dyn std::error::Error>> {
+    let compile_s = started.elapsed().as_secs_f64();
+    match compiled {
+        Ok(program) => evaluate_row(name, program, compile, compile_s, evaluate).await,
+        Err(e) => {
+            println!("== {name}: compile failed after {compile_s:.1} s, {} LM calls: {e}", compile.calls);
+            Ok(Row { name, error: Some(e.to_string()), save: Box::new(|_| Ok(())), score: 0.0, calls: compile.calls, tokens: compile.total_tokens, compile_s, eval_s: 0.0 })
+        }
+    }
 }
 
 /// Calls made to the simulated LM (it is handed to the settings by value, so it counts here).

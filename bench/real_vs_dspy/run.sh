@@ -6,6 +6,7 @@
 #   DSPY_PYTHON=/path/to/python bench/real_vs_dspy/run.sh   # a Python with dspy==3.4.1 already
 #   DSPY_API_BASE=http://host:port/v1 DSPY_LM=openai/model bench/real_vs_dspy/run.sh
 #   REAL_MIPRO=0 bench/real_vs_dspy/run.sh          # without MIPROv2 light (its ~12 min a side)
+#   REAL_ROWS=copro,simba,gepa bench/real_vs_dspy/run.sh   # only these rows, on both sides
 #
 # Caches are off on both sides. The two sides run one after the other (the server answers one
 # request at a time). Results: $OUT (default bench/real_vs_dspy/out/) rust.json, python.json.
@@ -40,7 +41,8 @@ if [ -z "$py" ]; then
   if [ ! -x "$venv/bin/python" ]; then
     echo "creating $venv with dspy==3.4.1 from PyPI (set DSPY_PYTHON to use an existing one)" >&2
     python3 -m venv "$venv"
-    "$venv/bin/pip" install -q "dspy==3.4.1"
+    # numpy: DSPy's SIMBA needs it (the `dspy[numpy]` extra).
+    "$venv/bin/pip" install -q "dspy==3.4.1" numpy
   fi
   py="$venv/bin/python"
 fi
@@ -71,18 +73,20 @@ walls = {"dspy-rs": float(sys.argv[3]), "dspy-python": float(sys.argv[4])}
 if rust.get("simulated"):
     print("WARNING: the Rust side ran on its simulated LM (DSPY_LM unset?)")
 print(f"task: order-ID extraction, {rust['train']} train / {rust['dev']} dev, model {py['model']}, caches off")
-print(f"{'program':<20} | {'Rust dev':>8} {'Rust s':>7} {'calls':>5} {'tokens':>6} | {'DSPy dev':>8} {'DSPy s':>7} {'calls':>5} {'tokens':>6}")
+print(f"{'program':<26} | {'Rust dev':>8} {'Rust s':>7} {'calls':>5} {'tokens':>6} | {'DSPy dev':>8} {'DSPy s':>7} {'calls':>5} {'tokens':>6}")
 by = {r["program"]: r for r in py["results"]}
 for r in rust["results"]:
     p = by.get(r["program"], {})
     rs = r["compile_s"] + r["eval_s"]
     ps = p.get("compile_s", 0) + p.get("eval_s", 0)
     pscore = f"{'failed':>8}" if "error" in p else f"{p.get('dev_score', float('nan')):>7.1f}%"
-    print(f"{r['program']:<20} | {r['dev_score']:>7.1f}% {rs:>7.1f} {r['lm_calls']:>5} {r['tokens']:>6} | "
+    rscore = f"{'failed':>8}" if "error" in r else f"{r['dev_score']:>7.1f}%"
+    print(f"{r['program']:<26} | {rscore} {rs:>7.1f} {r['lm_calls']:>5} {r['tokens']:>6} | "
           f"{pscore} {ps:>7.1f} {p.get('lm_calls', 0):>5} {p.get('tokens', 0):>6}")
-for p in py["results"]:
-    if "error" in p:
-        print(f"DSPy {p['program']}: {p['error'][:160]}")
-print(f"{'whole run (wall s)':<20} | {walls['dspy-rs']:>16.1f} {'':>12} | {walls['dspy-python']:>16.1f}")
+for side, results in (("Rust", rust["results"]), ("DSPy", py["results"])):
+    for p in results:
+        if "error" in p:
+            print(f"{side} {p['program']}: {p['error'][:160]}")
+print(f"{'whole run (wall s)':<26} | {walls['dspy-rs']:>16.1f} {'':>12} | {walls['dspy-python']:>16.1f}")
 print("(s = compile + dev evaluation; whole run includes process start-up and imports)")
 PY
