@@ -125,12 +125,15 @@ fn first_line(s: &str) -> String {
         .to_lowercase()
 }
 
+/// Saves one row's compiled program to a path.
+type SaveProgram = Box<dyn Fn(&std::path::Path) -> dspy::Result<()>>;
+
 struct Row {
     name: &'static str,
     /// Why the compilation failed (the row then has no score).
     error: Option<String>,
     /// Saves the compiled program (DSPy's JSON format).
-    save: Box<dyn Fn(&std::path::Path) -> dspy::Result<()>>,
+    save: SaveProgram,
     score: f64,
     calls: u64,
     tokens: u64,
