@@ -40,6 +40,17 @@
 //! MIPROv2(light)           56.2%       261    107322      358.0     16.7
 //! ```
 //!
+//! Recorded 2026-12-07 (same model; see `bench/real_vs_dspy/README.md` for DSPy's figures):
+//!
+//! ```text
+//! COPRO(3x2)                     18.8%       156     33512      117.5     33.7
+//! SIMBA(8x3x3)                   18.8%       528    122255      556.2     28.7
+//! GEPA(150)                      18.8%       358     85170      351.6     34.9
+//! two-stage uncompiled            6.2%        64     13614        0.0     74.7
+//! two-stage BootstrapFewShot      6.2%       128     29821       91.8     56.2
+//! two-stage GEPA(150)            12.5%       679    148546      707.9     55.8
+//! ```
+//!
 //! On this model MIPROv2 `light` ends at BootstrapFewShot's score (its search found no
 //! instruction and demo set better on the validation split); LabeledFewShot's demos stay best.
 //! Python DSPy 3.4.1's MIPROv2 aborts here instead (see `bench/real_vs_dspy/README.md`).
